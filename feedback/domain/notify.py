@@ -1,0 +1,137 @@
+"""Notifications, written to the outbox in the same transaction as their cause.
+
+Staff messages carry no feedback text or contact details, only the code and a link: e-mail
+and SMS leave the platform. Each message is in its recipient's language.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback import codes
+from feedback.i18n import N_, translate
+from feedback.models import FeedbackItem, OutboxMessage, Partner, User, utcnow
+
+STATUS_LABELS = {
+    "received": N_("received"),
+    "acknowledged": N_("acknowledged"),
+    "in_progress": N_("in progress"),
+    "resolved": N_("resolved"),
+    "closed": N_("closed"),
+    "referred": N_("referred to another partner"),
+    "not_actionable": N_("not actionable"),
+    "reopened": N_("reopened"),
+}
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    recipient: str,
+    body: str,
+    purpose: str,
+    locale: str,
+    item: FeedbackItem | None = None,
+    subject: str | None = None,
+    now: datetime | None = None,
+) -> OutboxMessage:
+    """Add one message to the outbox (the caller's transaction commits it)."""
+    message = OutboxMessage(
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        purpose=purpose,
+        locale=locale,
+        item_id=item.id if item is not None else None,
+        next_attempt_at=now or utcnow(),
+        message_key=uuid.uuid4().hex,
+    )
+    session.add(message)
+    return message
+
+
+async def _partner_recipients(session: AsyncSession, partner_id: int) -> list[tuple[str, str]]:
+    """(e-mail, locale) of a partner's active staff with an address, else the partner's own."""
+    users = (
+        await session.execute(
+            select(User.email, User.locale).where(
+                User.partner_id == partner_id,
+                User.active,
+                User.email.is_not(None),
+                or_(User.role == "partner_manager", User.role == "partner_agent", User.role == "safeguarding_officer"),
+            )
+        )
+    ).all()
+    if users:
+        return [(email, locale) for email, locale in users]
+    partner = await session.get(Partner, partner_id)
+    if partner is not None and partner.email:
+        return [(partner.email, partner.locale)]
+    return []
+
+
+def _item_url(base_url: str, item: FeedbackItem) -> str:
+    return f"{base_url}/portal/items/{item.id}"
+
+
+async def notify_assignment(
+    session: AsyncSession, item: FeedbackItem, partner_id: int, base_url: str, purpose: str = "assigned"
+) -> None:
+    """Tell a partner's staff that an item is now theirs."""
+    for email, locale in await _partner_recipients(session, partner_id):
+        subject = translate("New feedback to answer: %(code)s", locale) % {"code": codes.display(item.tracking_code)}
+        body = translate(
+            "New feedback %(code)s has been assigned to your organisation. "
+            "Please acknowledge it before %(deadline)s: %(url)s",
+            locale,
+        ) % {
+            "code": codes.display(item.tracking_code),
+            "deadline": item.acknowledge_by.strftime("%Y-%m-%d %H:%M") if item.acknowledge_by else "-",
+            "url": _item_url(base_url, item),
+        }
+        enqueue(session, channel="email", recipient=email, subject=subject, body=body,
+                purpose=purpose, locale=locale, item=item)
+
+
+async def notify_escalation(
+    session: AsyncSession, item: FeedbackItem, partner_id: int | None, base_url: str
+) -> None:
+    """Tell the next partner up the chain, and the admins, that an item is overdue."""
+    recipients = await _partner_recipients(session, partner_id) if partner_id else []
+    admins = (
+        await session.execute(
+            select(User.email, User.locale).where(User.role == "admin", User.active, User.email.is_not(None))
+        )
+    ).all()
+    seen = set()
+    for email, locale in [*recipients, *admins]:
+        if email in seen:
+            continue
+        seen.add(email)
+        subject = translate("Overdue feedback: %(code)s", locale) % {"code": codes.display(item.tracking_code)}
+        body = translate(
+            "Feedback %(code)s is overdue and has been escalated to you. Please follow it up: %(url)s",
+            locale,
+        ) % {"code": codes.display(item.tracking_code), "url": _item_url(base_url, item)}
+        enqueue(session, channel="email", recipient=email, subject=subject, body=body,
+                purpose="escalated", locale=locale, item=item)
+
+
+def notify_submitter(session: AsyncSession, item: FeedbackItem, base_url: str) -> None:
+    """An SMS to a submitter who agreed to be contacted, with the new status."""
+    if not (item.contact_consent and item.contact_phone):
+        return
+    locale = item.language if item.language in ("fr", "bm", "en") else "fr"
+    body = translate("Your feedback %(code)s is now: %(status)s. Details: %(url)s", locale) % {
+        "code": codes.display(item.tracking_code),
+        "status": translate(STATUS_LABELS[item.status], locale),
+        "url": f"{base_url}/track/{item.tracking_code}",
+    }
+    enqueue(session, channel="sms", recipient=item.contact_phone, body=body,
+            purpose="status_update", locale=locale, item=item)

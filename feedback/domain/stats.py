@@ -1,0 +1,163 @@
+"""Keep the board aggregates equal to the items, by applying each change's difference.
+
+Every write path takes a ``snapshot`` of an item before changing it and calls ``record``
+afterwards, in the same transaction: the counters move by exactly what changed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback.models import DurationStat, EquityStat, FeedbackItem, TopicStat
+from feedback.models.stats import COUNTERS
+
+StatKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one item contributes to the aggregates."""
+
+    topic: tuple[StatKey, Counter[str]] | None
+    equity: tuple[StatKey, Counter[str]] | None
+    durations: tuple[tuple[StatKey, int], ...]
+
+
+EMPTY = Snapshot(None, None, ())
+
+
+def month_of(moment: datetime) -> date:
+    return date(moment.year, moment.month, 1)
+
+
+def whole_days(start: datetime, end: datetime) -> int:
+    return max(0, int((end - start).total_seconds() // 86400))
+
+
+def counters(item: FeedbackItem) -> Counter[str]:
+    """The counters of one item (each 0 or 1, except the rating sum)."""
+    c: Counter[str] = Counter()
+    c["received"] = 1
+    c["acknowledged"] = int(item.acknowledged_at is not None)
+    c["acknowledged_on_time"] = int(bool(item.acknowledged_on_time))
+    c["resolved"] = int(item.resolved_at is not None)
+    c["resolved_on_time"] = int(bool(item.resolved_on_time))
+    c["verified"] = int(item.verification == "verified")
+    c["disputed"] = int(item.verification == "disputed")
+    c["closed_unconfirmed"] = int(item.verification == "unconfirmed")
+    c["not_actionable"] = int(item.status == "not_actionable")
+    if item.satisfaction is not None:
+        c["rated"] = 1
+        c["rating_sum"] = item.satisfaction
+        c[{3: "rated_happy", 2: "rated_neutral", 1: "rated_sad"}[item.satisfaction]] = 1
+    return c
+
+
+def snapshot(item: FeedbackItem) -> Snapshot:
+    """The item's contribution now (call before and after a change)."""
+    if item.partner_id is None or item.id is None:
+        return EMPTY
+    month = month_of(item.received_at)
+    protected = item.sensitivity == "S3"
+    c = counters(item)
+    topic_key = (month, item.site_id, item.partner_id, item.topic_id, item.feedback_type, protected)
+    equity_key = (
+        month,
+        item.site_id,
+        item.partner_id,
+        item.gender or "unknown",
+        item.age_band or "unknown",
+        protected,
+    )
+    durations = []
+    if item.acknowledged_at is not None:
+        days = whole_days(item.received_at, item.acknowledged_at)
+        durations.append(((month, item.site_id, item.partner_id, "acknowledge", days, protected), 1))
+    if item.resolved_at is not None:
+        days = whole_days(item.received_at, item.resolved_at)
+        durations.append(((month, item.site_id, item.partner_id, "resolve", days, protected), 1))
+    return Snapshot((topic_key, c), (equity_key, c), tuple(durations))
+
+
+class StatDelta:
+    """Differences accumulated over many items, written with one upsert per row."""
+
+    def __init__(self) -> None:
+        self.topic: dict[StatKey, Counter[str]] = {}
+        self.equity: dict[StatKey, Counter[str]] = {}
+        self.duration: Counter[StatKey] = Counter()
+
+    def add(self, before: Snapshot, after: Snapshot) -> None:
+        for table, old, new in (
+            (self.topic, before.topic, after.topic),
+            (self.equity, before.equity, after.equity),
+        ):
+            if old is not None:
+                table.setdefault(old[0], Counter()).subtract(old[1])
+            if new is not None:
+                table.setdefault(new[0], Counter()).update(new[1])
+        for key, n in before.durations:
+            self.duration[key] -= n
+        for key, n in after.durations:
+            self.duration[key] += n
+
+    async def write(self, session: AsyncSession) -> None:
+        topic_cols = ("month", "site_id", "partner_id", "topic_id", "feedback_type", "protected")
+        equity_cols = ("month", "site_id", "partner_id", "gender", "age_band", "protected")
+        await _upsert_counters(session, TopicStat.__table__, topic_cols, self.topic)
+        await _upsert_counters(session, EquityStat.__table__, equity_cols, self.equity)
+        duration_cols = ("month", "site_id", "partner_id", "metric", "days", "protected")
+        rows = [
+            dict(zip(duration_cols, key, strict=True)) | {"count": n}
+            for key, n in sorted(self.duration.items(), key=_sort_key)
+            if n
+        ]
+        if rows:
+            await _upsert(session, DurationStat.__table__, duration_cols, rows, ("count",))
+
+
+def _sort_key(entry: tuple[StatKey, Any]) -> tuple[str, ...]:
+    # A fixed order of upserts keeps concurrent PostgreSQL writers from deadlocking.
+    return tuple(str(part) for part in entry[0])
+
+
+async def _upsert_counters(
+    session: AsyncSession, table: Any, key_cols: Iterable[str], deltas: dict[StatKey, Counter[str]]
+) -> None:
+    cols = tuple(key_cols)
+    rows = []
+    for key, delta in sorted(deltas.items(), key=_sort_key):
+        values = {name: delta.get(name, 0) for name in COUNTERS}
+        if any(values.values()):
+            rows.append(dict(zip(cols, key, strict=True)) | values)
+    if rows:
+        await _upsert(session, table, cols, rows, COUNTERS)
+
+
+async def _upsert(
+    session: AsyncSession, table: Table, key_cols: Iterable[str], rows: list[dict[str, Any]], add: Iterable[str]
+) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for row in rows:
+        statement = insert(table).values(**row)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key_cols),
+            set_={name: table.c[name] + statement.excluded[name] for name in add},
+        )
+        await session.execute(statement)
+
+
+async def record(session: AsyncSession, before: Snapshot, item: FeedbackItem) -> None:
+    """Apply one item's change to the aggregates."""
+    delta = StatDelta()
+    delta.add(before, snapshot(item))
+    await delta.write(session)

@@ -1,0 +1,48 @@
+"""The domain model (DESIGN §2). Importing this package registers every table."""
+
+from feedback.models.base import utcnow
+from feedback.models.items import Attachment, Event, FeedbackItem, InboundSms, Support
+from feedback.models.organisations import ApiKey, Partner, User, UserSite
+from feedback.models.outbox import OutboxMessage
+from feedback.models.places import Area, Kiosk, ReservedCode, Site
+from feedback.models.security import LoginAttempt, UsedToken
+from feedback.models.stats import DurationStat, EquityStat, TopicStat
+from feedback.models.taxonomy import (
+    DeadlineRule,
+    Dhis2Mapping,
+    Holiday,
+    RoutingRule,
+    Topic,
+    TopicCode,
+    VoicePrompt,
+)
+
+__all__ = [
+    "ApiKey",
+    "Area",
+    "Attachment",
+    "DeadlineRule",
+    "Dhis2Mapping",
+    "DurationStat",
+    "EquityStat",
+    "Event",
+    "FeedbackItem",
+    "Holiday",
+    "InboundSms",
+    "Kiosk",
+    "LoginAttempt",
+    "OutboxMessage",
+    "Partner",
+    "ReservedCode",
+    "RoutingRule",
+    "Site",
+    "Support",
+    "Topic",
+    "TopicCode",
+    "TopicStat",
+    "UsedToken",
+    "User",
+    "UserSite",
+    "VoicePrompt",
+    "utcnow",
+]

@@ -1,0 +1,108 @@
+"""Board aggregates, kept up to date on every write so boards never scan items.
+
+Each row is keyed by the month an item was received in and the dimensions a board filters on.
+``protected`` marks S3 items: they count in national totals only, never per site or partner.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from feedback.db import Base
+
+COUNTERS = (
+    "received",
+    "acknowledged",
+    "acknowledged_on_time",
+    "resolved",
+    "resolved_on_time",
+    "verified",
+    "disputed",
+    "closed_unconfirmed",
+    "not_actionable",
+    "rated",
+    "rating_sum",
+    "rated_happy",
+    "rated_neutral",
+    "rated_sad",
+)
+
+
+class _Counters:
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    verified: Mapped[int] = mapped_column(Integer, default=0)
+    disputed: Mapped[int] = mapped_column(Integer, default=0)
+    closed_unconfirmed: Mapped[int] = mapped_column(Integer, default=0)
+    not_actionable: Mapped[int] = mapped_column(Integer, default=0)
+    rated: Mapped[int] = mapped_column(Integer, default=0)
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    rated_happy: Mapped[int] = mapped_column(Integer, default=0)
+    rated_neutral: Mapped[int] = mapped_column(Integer, default=0)
+    rated_sad: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TopicStat(_Counters, Base):
+    """Counters per month × site × partner × topic × type."""
+
+    __tablename__ = "stat_topic"
+    __table_args__ = (
+        UniqueConstraint(
+            "month", "site_id", "partner_id", "topic_id", "feedback_type", "protected", name="key"
+        ),
+        Index("ix_stat_topic_site_month", "site_id", "month"),
+        Index("ix_stat_topic_partner_month", "partner_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"))
+    feedback_type: Mapped[str] = mapped_column(String(16))
+    protected: Mapped[bool] = mapped_column(default=False)
+
+
+class EquityStat(_Counters, Base):
+    """Counters per month × site × partner × self-described gender and age band."""
+
+    __tablename__ = "stat_equity"
+    __table_args__ = (
+        UniqueConstraint("month", "site_id", "partner_id", "gender", "age_band", "protected", name="key"),
+        Index("ix_stat_equity_site_month", "site_id", "month"),
+        Index("ix_stat_equity_partner_month", "partner_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
+    gender: Mapped[str] = mapped_column(String(12))
+    age_band: Mapped[str] = mapped_column(String(12))
+    protected: Mapped[bool] = mapped_column(default=False)
+
+
+class DurationStat(Base):
+    """How many items took N whole days to be acknowledged or resolved (for medians)."""
+
+    __tablename__ = "stat_duration"
+    __table_args__ = (
+        UniqueConstraint("month", "site_id", "partner_id", "metric", "days", "protected", name="key"),
+        Index("ix_stat_duration_site_month", "site_id", "month"),
+        Index("ix_stat_duration_partner_month", "partner_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(12))
+    days: Mapped[int] = mapped_column(Integer)
+    protected: Mapped[bool] = mapped_column(default=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)

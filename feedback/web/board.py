@@ -1,0 +1,15 @@
+"""(being written by a teammate; placeholder routes so url_for works meanwhile)"""
+
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+
+async def _placeholder(request):
+    return PlainTextResponse("placeholder", status_code=501)
+
+routes = [
+    Route("/", _placeholder, name="index", methods=['GET']),
+    Route("/sites/{site_code}", _placeholder, name="site", methods=['GET']),
+    Route("/partners/{partner_slug}", _placeholder, name="partner", methods=['GET']),
+    Route("/display/{site_code}", _placeholder, name="display", methods=['GET']),
+]

@@ -1,0 +1,5 @@
+"""(being written)"""
+
+routes: list = []
+
+api_routes: list = []

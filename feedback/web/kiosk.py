@@ -1,0 +1,14 @@
+"""(being written by a teammate; placeholder routes so url_for works meanwhile)"""
+
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+
+async def _placeholder(request):
+    return PlainTextResponse("placeholder", status_code=501)
+
+routes = [
+    Route("/{site_code}", _placeholder, name="start", methods=['GET', 'POST']),
+]
+
+web_routes = [Route("/submit", _placeholder, name="submit", methods=["GET", "POST"])]

@@ -1,0 +1,6 @@
+"""(being written)"""
+
+routes: list = []
+
+async def inbound(request):
+    raise NotImplementedError
