@@ -199,11 +199,11 @@ async def store(
         received_at=now,
         updated_at=now,
     )
-    session.add(item)
     partner_id, reason = await routing.route(session, item)
     item.partner_id = partner_id
     calendar = await deadlines.load_calendar(session, weekend)
     deadlines.set_deadlines(item, calendar, now)
+    session.add(item)
     await session.flush()
     if sub.voice is not None:
         session.add(

@@ -145,15 +145,15 @@ async def _upsert_counters(
 async def _upsert(
     session: AsyncSession, table: Table, key_cols: Iterable[str], rows: list[dict[str, Any]], add: Iterable[str]
 ) -> None:
+    """Add ``rows`` to the counters, creating missing rows (one executemany statement)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for row in rows:
-        statement = insert(table).values(**row)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(key_cols),
-            set_={name: table.c[name] + statement.excluded[name] for name in add},
-        )
-        await session.execute(statement)
+    statement = insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(key_cols),
+        set_={name: table.c[name] + statement.excluded[name] for name in add},
+    )
+    await session.execute(statement, rows)
 
 
 async def record(session: AsyncSession, before: Snapshot, item: FeedbackItem) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:27:28.494451
+Create Date: 2026-11-25 04:36:04.700425
 """
 
 from collections.abc import Sequence
@@ -281,6 +281,7 @@ def upgrade() -> None:
         sa.Column("sensitivity", sa.String(length=2), nullable=False),
         sa.Column("criticality", sa.String(length=8), nullable=False),
         sa.Column("partner_id", sa.Integer(), nullable=True),
+        sa.Column("shared_partner_id", sa.Integer(), nullable=True),
         sa.Column("submitted_at", feedback.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("received_at", feedback.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
@@ -361,6 +362,12 @@ def upgrade() -> None:
             ["partner.id"],
             name=op.f("fk_feedback_item_partner_id_partner"),
             ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["shared_partner_id"],
+            ["partner.id"],
+            name=op.f("fk_feedback_item_shared_partner_id_partner"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["site_id"],
