@@ -235,7 +235,7 @@ class Support(Base):
     """A "me too" on a published item, once per device."""
 
     __tablename__ = "support"
-    __table_args__ = (UniqueConstraint("item_id", "device_hash", name="item_device"),)
+    __table_args__ = (UniqueConstraint("item_id", "device_hash", name="uq_support_item_device"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("feedback_item.id", ondelete="CASCADE"))

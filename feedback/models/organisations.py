@@ -84,7 +84,7 @@ class UserSite(Base):
     """The sites a community monitor watches over."""
 
     __tablename__ = "user_site"
-    __table_args__ = (UniqueConstraint("user_id", "site_id", name="user_site"),)
+    __table_args__ = (UniqueConstraint("user_id", "site_id", name="uq_user_site_user_site"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)

@@ -54,7 +54,7 @@ class TopicStat(_Counters, Base):
     __tablename__ = "stat_topic"
     __table_args__ = (
         UniqueConstraint(
-            "month", "site_id", "partner_id", "topic_id", "feedback_type", "protected", name="key"
+            "month", "site_id", "partner_id", "topic_id", "feedback_type", "protected", name="uq_stat_topic_key"
         ),
         Index("ix_stat_topic_site_month", "site_id", "month"),
         Index("ix_stat_topic_partner_month", "partner_id", "month"),
@@ -74,7 +74,7 @@ class EquityStat(_Counters, Base):
 
     __tablename__ = "stat_equity"
     __table_args__ = (
-        UniqueConstraint("month", "site_id", "partner_id", "gender", "age_band", "protected", name="key"),
+        UniqueConstraint("month", "site_id", "partner_id", "gender", "age_band", "protected", name="uq_stat_equity_key"),
         Index("ix_stat_equity_site_month", "site_id", "month"),
         Index("ix_stat_equity_partner_month", "partner_id", "month"),
     )
@@ -93,7 +93,7 @@ class DurationStat(Base):
 
     __tablename__ = "stat_duration"
     __table_args__ = (
-        UniqueConstraint("month", "site_id", "partner_id", "metric", "days", "protected", name="key"),
+        UniqueConstraint("month", "site_id", "partner_id", "metric", "days", "protected", name="uq_stat_duration_key"),
         Index("ix_stat_duration_site_month", "site_id", "month"),
         Index("ix_stat_duration_partner_month", "partner_id", "month"),
     )

@@ -43,7 +43,7 @@ class TopicCode(Base):
 
     __tablename__ = "topic_code"
     __table_args__ = (
-        UniqueConstraint("topic_id", "slug", name="topic_slug"),
+        UniqueConstraint("topic_id", "slug", name="uq_topic_code_topic_slug"),
         CheckConstraint(f"sensitivity IN {SENSITIVITIES!r}", name="sensitivity"),
     )
 
@@ -67,7 +67,7 @@ class DeadlineRule(Base):
 
     __tablename__ = "deadline_rule"
     __table_args__ = (
-        UniqueConstraint("topic_id", "feedback_type", name="topic_type"),
+        UniqueConstraint("topic_id", "feedback_type", name="uq_deadline_rule_topic_type"),
         CheckConstraint(
             f"feedback_type IS NULL OR feedback_type IN {FEEDBACK_TYPES!r}", name="feedback_type"
         ),
@@ -84,7 +84,7 @@ class RoutingRule(Base):
     """(site or any, topic or any) → partner; the most specific rule wins."""
 
     __tablename__ = "routing_rule"
-    __table_args__ = (UniqueConstraint("site_id", "topic_id", name="site_topic"),)
+    __table_args__ = (UniqueConstraint("site_id", "topic_id", name="uq_routing_rule_site_topic"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
@@ -107,7 +107,7 @@ class VoicePrompt(Base):
     """A recorded voice prompt for one kiosk screen in one language (uploaded by an admin)."""
 
     __tablename__ = "voice_prompt"
-    __table_args__ = (UniqueConstraint("screen", "locale", name="screen_locale"),)
+    __table_args__ = (UniqueConstraint("screen", "locale", name="uq_voice_prompt_screen_locale"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     screen: Mapped[str] = mapped_column(String(40))

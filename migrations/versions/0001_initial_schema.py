@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:36:04.700425
+Create Date: 2026-11-25 04:41:47.942527
 """
 
 from collections.abc import Sequence
@@ -105,7 +105,7 @@ def upgrade() -> None:
         sa.Column("storage_name", sa.String(length=120), nullable=False),
         sa.Column("uploaded_at", feedback.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_voice_prompt")),
-        sa.UniqueConstraint("screen", "locale", name="screen_locale"),
+        sa.UniqueConstraint("screen", "locale", name="uq_voice_prompt_screen_locale"),
     )
     op.create_table(
         "deadline_rule",
@@ -125,7 +125,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deadline_rule")),
-        sa.UniqueConstraint("topic_id", "feedback_type", name="topic_type"),
+        sa.UniqueConstraint("topic_id", "feedback_type", name="uq_deadline_rule_topic_type"),
     )
     op.create_table(
         "site",
@@ -172,7 +172,7 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_topic_code")),
-        sa.UniqueConstraint("topic_id", "slug", name="topic_slug"),
+        sa.UniqueConstraint("topic_id", "slug", name="uq_topic_code_topic_slug"),
     )
     with op.batch_alter_table("topic_code", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_topic_code_topic_id"), ["topic_id"], unique=False)
@@ -458,7 +458,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_rule")),
-        sa.UniqueConstraint("site_id", "topic_id", name="site_topic"),
+        sa.UniqueConstraint("site_id", "topic_id", name="uq_routing_rule_site_topic"),
     )
     with op.batch_alter_table("routing_rule", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_routing_rule_site_id"), ["site_id"], unique=False)
@@ -485,7 +485,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stat_duration")),
         sa.UniqueConstraint(
-            "month", "site_id", "partner_id", "metric", "days", "protected", name="key"
+            "month",
+            "site_id",
+            "partner_id",
+            "metric",
+            "days",
+            "protected",
+            name="uq_stat_duration_key",
         ),
     )
     with op.batch_alter_table("stat_duration", schema=None) as batch_op:
@@ -528,7 +534,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stat_equity")),
         sa.UniqueConstraint(
-            "month", "site_id", "partner_id", "gender", "age_band", "protected", name="key"
+            "month",
+            "site_id",
+            "partner_id",
+            "gender",
+            "age_band",
+            "protected",
+            name="uq_stat_equity_key",
         ),
     )
     with op.batch_alter_table("stat_equity", schema=None) as batch_op:
@@ -575,7 +587,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stat_topic")),
         sa.UniqueConstraint(
-            "month", "site_id", "partner_id", "topic_id", "feedback_type", "protected", name="key"
+            "month",
+            "site_id",
+            "partner_id",
+            "topic_id",
+            "feedback_type",
+            "protected",
+            name="uq_stat_topic_key",
         ),
     )
     with op.batch_alter_table("stat_topic", schema=None) as batch_op:
@@ -760,7 +778,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_support")),
-        sa.UniqueConstraint("item_id", "device_hash", name="item_device"),
+        sa.UniqueConstraint("item_id", "device_hash", name="uq_support_item_device"),
     )
     op.create_table(
         "user_site",
@@ -777,7 +795,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_site")),
-        sa.UniqueConstraint("user_id", "site_id", name="user_site"),
+        sa.UniqueConstraint("user_id", "site_id", name="uq_user_site_user_site"),
     )
     with op.batch_alter_table("user_site", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_site_site_id"), ["site_id"], unique=False)
