@@ -62,13 +62,30 @@ class Settings:
     sms_gateway_user: str = ""
     sms_gateway_password: str = ""
     sms_gateway_payload: str = "form"
+    # Bearer-style token (instead of, or besides, basic auth) and the header that carries it.
+    sms_gateway_token: str = ""
+    sms_gateway_token_header: str = "Authorization"  # noqa: S105 (a header name)
+    sms_gateway_token_scheme: str = "Bearer"  # noqa: S105 (an auth scheme)
+    # The gateway's names for our fields (to, text, from, key); "" leaves a field out.
+    sms_gateway_fields: dict[str, str] = field(default_factory=dict)
+    # Fixed fields every request carries (e.g. username=..., smsc=...).
+    sms_gateway_extra: dict[str, str] = field(default_factory=dict)
+    sms_gateway_from: str = ""
+    sms_gateway_timeout: float = 10.0
     sms_default_sites: dict[str, str] = field(default_factory=dict)
+    # Extra names the moderation page highlights as personal data (besides its built-in list).
+    redact_names: tuple[str, ...] = ()
     mail_sender: str = "log"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_user: str = ""
     smtp_password: str = ""
+    # "none", "starttls" or "ssl" (implicit TLS, usually port 465).
+    smtp_security: str = "none"
+    smtp_timeout: float = 30.0
     mail_from: str = "sauti@localhost"
+    # After this many failed deliveries a message is marked failed (back-off doubles from 1 min).
+    outbox_max_attempts: int = 8
     weekend_days: tuple[int, ...] = (5, 6)
     secret_key_generated: bool = False
 
@@ -112,6 +129,33 @@ def _secret_key(env: dict[str, str], data_dir: Path, production: bool) -> tuple[
         file=sys.stderr,
     )
     return key, True
+
+
+def _pairs(raw: str | None) -> dict[str, str]:
+    """``a=b,c=d`` as a dict (keys and values stripped)."""
+    result = {}
+    for pair in filter(None, (raw or "").split(",")):
+        key, _, value = pair.partition("=")
+        if key.strip():
+            result[key.strip()] = value.strip()
+    return result
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -161,17 +205,28 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kiosk_silent_days=_int(env, "FEEDBACK_KIOSK_SILENT_DAYS", 2),
         min_items_for_rates=_int(env, "FEEDBACK_MIN_ITEMS_FOR_RATES", 10),
         sms_secret=env.get("FEEDBACK_SMS_SECRET", ""),
-        sms_sender=env.get("FEEDBACK_SMS_SENDER", "log"),
+        sms_sender=_choice(env, "FEEDBACK_SMS_SENDER", "log", ("log", "http")),
         sms_gateway_url=env.get("FEEDBACK_SMS_GATEWAY_URL", ""),
         sms_gateway_user=env.get("FEEDBACK_SMS_GATEWAY_USER", ""),
         sms_gateway_password=env.get("FEEDBACK_SMS_GATEWAY_PASSWORD", ""),
-        sms_gateway_payload=env.get("FEEDBACK_SMS_GATEWAY_PAYLOAD", "form"),
+        sms_gateway_payload=_choice(env, "FEEDBACK_SMS_GATEWAY_PAYLOAD", "form", ("form", "json", "query")),
+        sms_gateway_token=env.get("FEEDBACK_SMS_GATEWAY_TOKEN", ""),
+        sms_gateway_token_header=env.get("FEEDBACK_SMS_GATEWAY_TOKEN_HEADER") or "Authorization",
+        sms_gateway_token_scheme=env.get("FEEDBACK_SMS_GATEWAY_TOKEN_SCHEME", "Bearer"),
+        sms_gateway_fields=_pairs(env.get("FEEDBACK_SMS_GATEWAY_FIELDS")),
+        sms_gateway_extra=_pairs(env.get("FEEDBACK_SMS_GATEWAY_EXTRA")),
+        sms_gateway_from=env.get("FEEDBACK_SMS_GATEWAY_FROM", ""),
+        sms_gateway_timeout=_float(env, "FEEDBACK_SMS_GATEWAY_TIMEOUT", 10.0),
         sms_default_sites=default_sites,
-        mail_sender=env.get("FEEDBACK_MAIL_SENDER", "log"),
+        redact_names=tuple(n.strip() for n in env.get("FEEDBACK_REDACT_NAMES", "").split(",") if n.strip()),
+        mail_sender=_choice(env, "FEEDBACK_MAIL_SENDER", "log", ("log", "smtp")),
         smtp_host=env.get("FEEDBACK_SMTP_HOST", "127.0.0.1"),
         smtp_port=_int(env, "FEEDBACK_SMTP_PORT", 25),
         smtp_user=env.get("FEEDBACK_SMTP_USER", ""),
         smtp_password=env.get("FEEDBACK_SMTP_PASSWORD", ""),
+        smtp_security=_choice(env, "FEEDBACK_SMTP_SECURITY", "none", ("none", "starttls", "ssl")),
+        smtp_timeout=_float(env, "FEEDBACK_SMTP_TIMEOUT", 30.0),
+        outbox_max_attempts=_int(env, "FEEDBACK_OUTBOX_MAX_ATTEMPTS", 8),
         mail_from=env.get("FEEDBACK_MAIL_FROM", "sauti@localhost"),
         weekend_days=weekend,
     )

@@ -28,20 +28,34 @@ def default_policy(feedback_type: str) -> DeadlinePolicy:
     return DeadlinePolicy(2, 5 if feedback_type == "question" else 10)
 
 
+def is_working_day(day: date, *, weekend: Iterable[int], holidays: Iterable[date]) -> bool:
+    """Whether ``day`` is neither a weekend day (Monday = 0) nor a public holiday."""
+    return day.weekday() not in set(weekend) and day not in set(holidays)
+
+
 def add_working_days(
     start: datetime, days: int, *, weekend: Iterable[int], holidays: Iterable[date]
 ) -> datetime:
-    """``start`` plus ``days`` working days, at the same time of day.
+    """``start`` plus ``days`` working days.
 
-    Work received on a weekend or holiday counts from the next working day.
+    Counted at the same time of day, landing on a working day: received Friday 10:00, two
+    working days end Tuesday 10:00. Work received on a weekend or holiday counts from the start
+    of the next working day, so the partner still gets ``days`` whole working days: received
+    Saturday, two working days end Wednesday 00:00 (the end of Tuesday).
     """
-    off_days = set(weekend)
-    off_dates = set(holidays)
+    off_days = frozenset(weekend)
+    off_dates = frozenset(holidays)
 
-    def working(day: datetime) -> bool:
-        return day.weekday() not in off_days and day.date() not in off_dates
+    def working(moment: datetime) -> bool:
+        return moment.weekday() not in off_days and moment.date() not in off_dates
 
+    if len(off_days) >= 7:
+        raise ValueError("a week needs at least one working day")
     current = start
+    if not working(current):
+        current = current.replace(hour=0, minute=0, second=0, microsecond=0)
+        while not working(current):
+            current += timedelta(days=1)
     remaining = days
     while remaining > 0:
         current += timedelta(days=1)

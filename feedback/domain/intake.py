@@ -77,7 +77,8 @@ def parse_mali_phone(raw: str | None) -> str | None:
         number = phonenumbers.parse(raw, "ML")
     except phonenumbers.NumberParseException as exc:
         raise ValueError(raw) from exc
-    if not phonenumbers.is_valid_number(number):
+    # Only Mali numbers: call-backs and SMS replies go through a Malian gateway.
+    if not phonenumbers.is_valid_number(number) or phonenumbers.region_code_for_number(number) != "ML":
         raise ValueError(raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback import codes
@@ -56,16 +56,27 @@ def enqueue(
     return message
 
 
-async def _partner_recipients(session: AsyncSession, partner_id: int) -> list[tuple[str, str]]:
-    """(e-mail, locale) of a partner's active staff with an address, else the partner's own."""
+SENSITIVE = ("S2", "S3")
+
+
+async def _partner_recipients(
+    session: AsyncSession, partner_id: int, *, sensitive: bool = False
+) -> list[tuple[str, str]]:
+    """(e-mail, locale) of a partner's active staff with an address, else the partner's own.
+
+    For a sensitive (S2/S3) item only managers and safeguarding officers are told: agents may
+    not open such items, so a message would only tell them one exists.
+    """
+    roles = ["partner_manager", "safeguarding_officer"] if sensitive else [
+        "partner_manager", "partner_agent", "safeguarding_officer"]
     users = (
         await session.execute(
             select(User.email, User.locale).where(
                 User.partner_id == partner_id,
                 User.active,
                 User.email.is_not(None),
-                or_(User.role == "partner_manager", User.role == "partner_agent", User.role == "safeguarding_officer"),
-            )
+                User.role.in_(roles),
+            ).order_by(User.id)
         )
     ).all()
     if users:
@@ -84,7 +95,8 @@ async def notify_assignment(
     session: AsyncSession, item: FeedbackItem, partner_id: int, base_url: str, purpose: str = "assigned"
 ) -> None:
     """Tell a partner's staff that an item is now theirs."""
-    for email, locale in await _partner_recipients(session, partner_id):
+    sensitive = item.sensitivity in SENSITIVE
+    for email, locale in await _partner_recipients(session, partner_id, sensitive=sensitive):
         subject = translate("New feedback to answer: %(code)s", locale) % {"code": codes.display(item.tracking_code)}
         body = translate(
             "New feedback %(code)s has been assigned to your organisation. "
@@ -102,15 +114,31 @@ async def notify_assignment(
 async def notify_escalation(
     session: AsyncSession, item: FeedbackItem, partner_id: int | None, base_url: str
 ) -> None:
-    """Tell the next partner up the chain, and the admins, that an item is overdue."""
-    recipients = await _partner_recipients(session, partner_id) if partner_id else []
-    admins = (
+    """Tell the next partner up the chain, and the admins, that an item is overdue.
+
+    Admins may not open sensitive items, so S2/S3 escalations go to the safeguarding officers
+    instead; an S3 item is never announced to a partner that runs the facility concerned.
+    """
+    sensitive = item.sensitivity in SENSITIVE
+    recipients: list[tuple[str, str]] = []
+    if partner_id:
+        partner = await session.get(Partner, partner_id)
+        concerned = item.sensitivity == "S3" and partner is not None and partner.site_id == item.site_id
+        if not concerned:
+            recipients = await _partner_recipients(session, partner_id, sensitive=sensitive)
+    overseers = (
         await session.execute(
-            select(User.email, User.locale).where(User.role == "admin", User.active, User.email.is_not(None))
+            select(User.email, User.locale)
+            .where(
+                User.role == ("safeguarding_officer" if sensitive else "admin"),
+                User.active,
+                User.email.is_not(None),
+            )
+            .order_by(User.id)
         )
     ).all()
     seen = set()
-    for email, locale in [*recipients, *admins]:
+    for email, locale in [*recipients, *overseers]:
         if email in seen:
             continue
         seen.add(email)
@@ -124,8 +152,14 @@ async def notify_escalation(
 
 
 def notify_submitter(session: AsyncSession, item: FeedbackItem, base_url: str) -> None:
-    """An SMS to a submitter who agreed to be contacted, with the new status."""
-    if not (item.contact_consent and item.contact_phone):
+    """A message to a submitter who agreed to be contacted, with the new status.
+
+    By SMS when they gave a phone number, otherwise by e-mail. The text names only the code
+    and the status: a shared phone must not reveal what the feedback was about.
+    """
+    if not item.contact_consent or item.contact_erased_at is not None:
+        return
+    if not (item.contact_phone or item.contact_email):
         return
     locale = item.language if item.language in ("fr", "bm", "en") else "fr"
     body = translate("Your feedback %(code)s is now: %(status)s. Details: %(url)s", locale) % {
@@ -133,5 +167,12 @@ def notify_submitter(session: AsyncSession, item: FeedbackItem, base_url: str) -
         "status": translate(STATUS_LABELS[item.status], locale),
         "url": f"{base_url}/track/{item.tracking_code}",
     }
-    enqueue(session, channel="sms", recipient=item.contact_phone, body=body,
-            purpose="status_update", locale=locale, item=item)
+    if item.contact_phone:
+        enqueue(session, channel="sms", recipient=item.contact_phone, body=body,
+                purpose="status_update", locale=locale, item=item)
+    else:
+        assert item.contact_email is not None
+        subject = translate("News about your feedback %(code)s", locale) % {
+            "code": codes.display(item.tracking_code)}
+        enqueue(session, channel="email", recipient=item.contact_email, subject=subject, body=body,
+                purpose="status_update", locale=locale, item=item)

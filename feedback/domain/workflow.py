@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.domain import deadlines, notify, stats
-from feedback.domain.access import WORKING_ROLES, Actor, can_work
+from feedback.domain.access import WORKING_ROLES, Actor, can_view, can_work
 from feedback.i18n import N_
 from feedback.models import Event, FeedbackItem, Partner, utcnow
 from feedback.text import fold, nfc
@@ -76,10 +76,11 @@ def allowed_actions(item: FeedbackItem, actor: Actor) -> list[str]:
     """The actions this actor may take on this item now (for the buttons on the page)."""
     result = []
     for t in TRANSITIONS:
-        if item.status in t.sources and actor.transition_role in t.roles:
-            if actor.kind == "user" and actor.role in STAFF and not can_work(actor, item):
-                continue
-            result.append(t.action)
+        try:
+            check(item, t.action, actor)
+        except TransitionRefused:
+            continue
+        result.append(t.action)
     return result
 
 
@@ -91,6 +92,9 @@ def check(item: FeedbackItem, action: str, actor: Actor) -> Transition:
     if actor.transition_role not in transition.roles:
         raise TransitionRefused(N_("Your role may not do this."))
     if actor.kind == "user" and actor.role in STAFF and not can_work(actor, item):
+        raise TransitionRefused(N_("This item is not assigned to your organisation."))
+    if actor.kind == "user" and not can_view(actor, item):
+        # A community monitor verifies only the items of the sites they watch.
         raise TransitionRefused(N_("This item is not assigned to your organisation."))
     if item.status not in transition.sources:
         raise TransitionRefused(N_("This cannot be done while the item is “%(status)s”."),
@@ -139,6 +143,9 @@ async def apply(
             raise TransitionRefused(N_("Choose the partner to refer this item to."))
         if target_partner.id == item.partner_id:
             raise TransitionRefused(N_("The item is already with this partner."))
+        if item.sensitivity == "S3" and target_partner.site_id is not None and target_partner.site_id == item.site_id:
+            # DESIGN §3: a protection report never goes to the facility concerned.
+            raise TransitionRefused(N_("A protection report cannot be referred to the facility concerned."))
 
     before = stats.snapshot(item)
     source = item.status
@@ -173,6 +180,12 @@ async def apply(
         item.closed_at = None
     if action in ("dispute", "reopen"):
         item.closed_at = None
+        # Back to work: the earlier resolution no longer counts as one (nor as verified).
+        item.resolved_at = None
+        item.resolved_on_time = None
+        if action == "reopen":
+            item.verification = None
+            item.verified_at = None
         # Back to work: a fresh answer deadline from now.
         calendar = calendar or await deadlines.load_calendar(session, weekend)
         deadlines.set_deadlines(item, calendar, now)
