@@ -1,12 +1,13 @@
 """The domain model (DESIGN §2). Importing this package registers every table."""
 
+from feedback.models.audit import AdminLog
 from feedback.models.base import utcnow
 from feedback.models.items import Attachment, Event, FeedbackItem, InboundSms, Support
 from feedback.models.organisations import ApiKey, Partner, User, UserSite
 from feedback.models.outbox import OutboxMessage
 from feedback.models.places import Area, Kiosk, ReservedCode, Site
 from feedback.models.security import LoginAttempt, UsedToken
-from feedback.models.stats import DurationStat, EquityStat, TopicStat
+from feedback.models.stats import DueStat, DurationStat, EquityStat, TopicStat
 from feedback.models.taxonomy import (
     DeadlineRule,
     Dhis2Mapping,
@@ -18,11 +19,13 @@ from feedback.models.taxonomy import (
 )
 
 __all__ = [
+    "AdminLog",
     "ApiKey",
     "Area",
     "Attachment",
     "DeadlineRule",
     "Dhis2Mapping",
+    "DueStat",
     "DurationStat",
     "EquityStat",
     "Event",

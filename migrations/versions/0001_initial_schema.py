@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:41:47.942527
+Create Date: 2026-11-25 05:06:40.308627
 """
 
 from collections.abc import Sequence
@@ -102,7 +102,7 @@ def upgrade() -> None:
         sa.Column("content_type", sa.String(length=60), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("storage_name", sa.String(length=120), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.Column("uploaded_at", feedback.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_voice_prompt")),
         sa.UniqueConstraint("screen", "locale", name="uq_voice_prompt_screen_locale"),
@@ -406,6 +406,20 @@ def upgrade() -> None:
             "ix_feedback_item_partner_received", ["partner_id", "received_at"], unique=False
         )
         batch_op.create_index(
+            "ix_feedback_item_public_received",
+            ["received_at", "id", "topic_id", "status", "sensitivity", "publish_consent"],
+            unique=False,
+            sqlite_where=sa.text("published"),
+            postgresql_where=sa.text("published"),
+        )
+        batch_op.create_index(
+            "ix_feedback_item_public_resolved",
+            ["resolved_at"],
+            unique=False,
+            sqlite_where=sa.text("published"),
+            postgresql_where=sa.text("published"),
+        )
+        batch_op.create_index(
             "ix_feedback_item_published",
             ["published_at"],
             unique=False,
@@ -463,6 +477,32 @@ def upgrade() -> None:
     with op.batch_alter_table("routing_rule", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_routing_rule_site_id"), ["site_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_routing_rule_topic_id"), ["topic_id"], unique=False)
+
+    op.create_table(
+        "stat_due",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("due_day", sa.Date(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("partner_id", sa.Integer(), nullable=False),
+        sa.Column("protected", sa.Boolean(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["partner_id"],
+            ["partner.id"],
+            name=op.f("fk_stat_due_partner_id_partner"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["site.id"], name=op.f("fk_stat_due_site_id_site"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stat_due")),
+        sa.UniqueConstraint(
+            "due_day", "site_id", "partner_id", "protected", name="uq_stat_due_key"
+        ),
+    )
+    with op.batch_alter_table("stat_due", schema=None) as batch_op:
+        batch_op.create_index("ix_stat_due_partner_day", ["partner_id", "due_day"], unique=False)
+        batch_op.create_index("ix_stat_due_site_day", ["site_id", "due_day"], unique=False)
 
     op.create_table(
         "stat_duration",
@@ -637,6 +677,27 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_user_account_partner_id"), ["partner_id"], unique=False
         )
+
+    op.create_table(
+        "admin_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("actor_label", sa.String(length=80), nullable=False),
+        sa.Column("created_at", feedback.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("target", sa.String(length=160), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["user_account.id"],
+            name=op.f("fk_admin_log_user_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_admin_log")),
+    )
+    with op.batch_alter_table("admin_log", schema=None) as batch_op:
+        batch_op.create_index("ix_admin_log_created_at", ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_admin_log_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "attachment",
@@ -828,6 +889,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_attachment_item_id"))
 
     op.drop_table("attachment")
+    with op.batch_alter_table("admin_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_admin_log_user_id"))
+        batch_op.drop_index("ix_admin_log_created_at")
+
+    op.drop_table("admin_log")
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_account_partner_id"))
 
@@ -847,6 +913,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_stat_duration_partner_month")
 
     op.drop_table("stat_duration")
+    with op.batch_alter_table("stat_due", schema=None) as batch_op:
+        batch_op.drop_index("ix_stat_due_site_day")
+        batch_op.drop_index("ix_stat_due_partner_day")
+
+    op.drop_table("stat_due")
     with op.batch_alter_table("routing_rule", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_routing_rule_topic_id"))
         batch_op.drop_index(batch_op.f("ix_routing_rule_site_id"))
@@ -861,6 +932,16 @@ def downgrade() -> None:
         batch_op.drop_index("ix_feedback_item_site_received")
         batch_op.drop_index(
             "ix_feedback_item_published",
+            sqlite_where=sa.text("published"),
+            postgresql_where=sa.text("published"),
+        )
+        batch_op.drop_index(
+            "ix_feedback_item_public_resolved",
+            sqlite_where=sa.text("published"),
+            postgresql_where=sa.text("published"),
+        )
+        batch_op.drop_index(
+            "ix_feedback_item_public_received",
             sqlite_where=sa.text("published"),
             postgresql_where=sa.text("published"),
         )
