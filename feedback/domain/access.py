@@ -59,6 +59,8 @@ def visibility(actor: Actor) -> ColumnElement[bool]:
         return or_(
             and_(item.partner_id == actor.partner_id, item.sensitivity.in_(("S0", "S1", "S2"))),
             and_(item.shared_partner_id == actor.partner_id, item.sensitivity == "S2"),
+            # Escalated to this partner: its managers follow the item up (never S2/S3).
+            and_(item.escalated_to_partner_id == actor.partner_id, item.sensitivity.in_(("S0", "S1"))),
         )
     if role in ("moderator", "admin"):
         return item.sensitivity.in_(("S0", "S1"))
@@ -79,7 +81,8 @@ def can_view(actor: Actor, item: FeedbackItem) -> bool:
     if role == "partner_manager":
         own = item.partner_id == actor.partner_id and item.sensitivity in ("S0", "S1", "S2")
         shared = item.shared_partner_id == actor.partner_id and item.sensitivity == "S2"
-        return own or shared
+        escalated = item.escalated_to_partner_id == actor.partner_id and item.sensitivity in ("S0", "S1")
+        return own or shared or escalated
     if role in ("moderator", "admin"):
         return item.sensitivity in ("S0", "S1")
     if role == "community_monitor":
@@ -91,7 +94,9 @@ def can_work(actor: Actor, item: FeedbackItem) -> bool:
     """Whether an actor may move this item through its lifecycle (besides the table's roles)."""
     if not can_view(actor, item) or actor.role not in WORKING_ROLES:
         return False
-    if actor.role in ("partner_agent", "partner_manager"):
+    if actor.role == "partner_manager":
+        return actor.partner_id in (item.partner_id, item.escalated_to_partner_id)
+    if actor.role == "partner_agent":
         return item.partner_id == actor.partner_id
     return True
 

@@ -116,6 +116,8 @@ async def escalate_item(
     await session.refresh(item)
     level = item.escalation_level
     target = escalation_target(item, await partner_chain(session, item.partner_id), level)
+    if target is not None:
+        item.escalated_to_partner_id = target.id
     event = Event(
         item_id=item.id,
         kind="escalated",

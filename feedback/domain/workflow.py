@@ -197,6 +197,7 @@ async def apply(
                              data={"from_partner_id": item.partner_id}))
         item.partner_id = target_partner.id
         item.escalation_level = 0
+        item.escalated_to_partner_id = None
         item.escalated_for = None
         calendar = calendar or await deadlines.load_calendar(session, weekend)
         # The new partner receives it as new: fresh deadlines from now.

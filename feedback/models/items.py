@@ -18,7 +18,7 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, relationship
 
 from feedback.db import Base
 from feedback.models.base import UTCDateTime, utcnow
@@ -106,6 +106,25 @@ class FeedbackItem(Base):
             sqlite_where=text("published"),
             postgresql_where=text("published"),
         ),
+        # Open data (Open311 requests, exports, feeds): published items by date received (with
+        # the columns their filters test, so a filter never reads the table), and by date resolved.
+        Index(
+            "ix_feedback_item_public_received",
+            "received_at",
+            "id",
+            "topic_id",
+            "status",
+            "sensitivity",
+            "publish_consent",
+            sqlite_where=text("published"),
+            postgresql_where=text("published"),
+        ),
+        Index(
+            "ix_feedback_item_public_resolved",
+            "resolved_at",
+            sqlite_where=text("published"),
+            postgresql_where=text("published"),
+        ),
         Index("ix_feedback_item_moderation", "moderated_at", "received_at"),
         Index("ix_feedback_item_closed_contact", "closed_at", "contact_phone"),
     )
@@ -156,6 +175,10 @@ class FeedbackItem(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     # Which deadline (ISO timestamp) was last escalated, so each miss escalates once.
     escalated_for: Mapped[str | None] = mapped_column(String(40))
+    # The partner up the chain the item was last escalated to; its managers may follow it up.
+    escalated_to_partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner.id", ondelete="SET NULL"), index=True
+    )
     verification: Mapped[str | None] = mapped_column(String(12))
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     public_summary: Mapped[str | None] = mapped_column(Text)
@@ -210,6 +233,15 @@ class Event(Base):
 def _events_are_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, Event) and (obj in session.deleted or session.is_modified(obj)):
+            raise PermissionError("events are append-only")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_event_changes(state: ORMExecuteState) -> None:
+    # The same rule for UPDATE/DELETE statements run through a session (update(Event)...).
+    if state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) == Event.__tablename__:
             raise PermissionError("events are append-only")
 
 

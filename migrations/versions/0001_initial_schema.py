@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 05:06:40.308627
+Create Date: 2026-11-25 05:09:49.558390
 """
 
 from collections.abc import Sequence
@@ -297,6 +297,7 @@ def upgrade() -> None:
         sa.Column("resolved_on_time", sa.Boolean(), nullable=True),
         sa.Column("escalation_level", sa.Integer(), nullable=False),
         sa.Column("escalated_for", sa.String(length=40), nullable=True),
+        sa.Column("escalated_to_partner_id", sa.Integer(), nullable=True),
         sa.Column("verification", sa.String(length=12), nullable=True),
         sa.Column("verified_at", feedback.models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("public_summary", sa.Text(), nullable=True),
@@ -352,6 +353,12 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
+            ["escalated_to_partner_id"],
+            ["partner.id"],
+            name=op.f("fk_feedback_item_escalated_to_partner_id_partner"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["kiosk_id"],
             ["kiosk.id"],
             name=op.f("fk_feedback_item_kiosk_id_kiosk"),
@@ -395,6 +402,11 @@ def upgrade() -> None:
             unique=False,
             sqlite_where=sa.text("due_at IS NOT NULL"),
             postgresql_where=sa.text("due_at IS NOT NULL"),
+        )
+        batch_op.create_index(
+            batch_op.f("ix_feedback_item_escalated_to_partner_id"),
+            ["escalated_to_partner_id"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_feedback_item_moderation", ["moderated_at", "received_at"], unique=False
@@ -948,6 +960,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_feedback_item_partner_received")
         batch_op.drop_index("ix_feedback_item_partner_due")
         batch_op.drop_index("ix_feedback_item_moderation")
+        batch_op.drop_index(batch_op.f("ix_feedback_item_escalated_to_partner_id"))
         batch_op.drop_index(
             "ix_feedback_item_due_open",
             sqlite_where=sa.text("due_at IS NOT NULL"),
