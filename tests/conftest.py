@@ -213,3 +213,13 @@ async def login(client: httpx.AsyncClient, login_name: str, password: str | None
     )
     assert response.status_code in (302, 303), response.text[:500]
     return response
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run browser journeys last.
+
+    Playwright's sync API keeps an event loop running in the main thread while a browser is
+    open, which the asyncio-based tests cannot share; putting the journeys at the end keeps the
+    two apart without slowing either.
+    """
+    items.sort(key=lambda item: "tests/browser/" in str(item.path).replace("\\", "/"))

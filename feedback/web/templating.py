@@ -37,6 +37,9 @@ def versioned_static_path(path: str) -> str:
 def icon_svg(name: str) -> Markup:
     """A pictogram inlined from ``static/icons`` (decorative: the label carries the meaning)."""
     file = STATIC_DIR / "icons" / f"{Path(name).name}.svg"
+    if not file.is_file():
+        # An admin-entered icon name that does not exist shows the neutral pictogram.
+        file = STATIC_DIR / "icons" / "other.svg"
     return Markup(file.read_text(encoding="utf-8").strip())  # noqa: S704 (our own files)
 
 
