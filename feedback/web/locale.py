@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from urllib.parse import parse_qs
 
 from feedback import i18n
 
