@@ -75,3 +75,31 @@ def pick_locale(*candidates: str | None, default: str = "fr") -> str:
             if code in LOCALES:
                 return code
     return default
+
+
+def fill_source_catalogue(locale: str = "en") -> int:
+    """Copy each English source string into the English catalogue where it is still empty.
+
+    The source strings are English, so the English catalogue translates each to itself;
+    `make messages` runs this after extraction. Returns how many entries were filled.
+    """
+    from babel.messages.pofile import write_po
+
+    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    filled = 0
+    for message in catalog:
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple):
+            if not all(message.string):
+                message.string = (message.id[0], message.id[1])
+                filled += 1
+        elif not message.string:
+            message.string = message.id
+            filled += 1
+        message.flags.discard("fuzzy")
+    with po_path.open("wb") as handle:
+        write_po(handle, catalog, width=100, omit_header=False, sort_output=True)
+    return filled
