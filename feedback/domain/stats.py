@@ -16,7 +16,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback.models import DurationStat, EquityStat, FeedbackItem, TopicStat
+from feedback.models import DueStat, DurationStat, EquityStat, FeedbackItem, TopicStat
 from feedback.models.stats import COUNTERS
 
 StatKey = tuple[Any, ...]
@@ -29,6 +29,8 @@ class Snapshot:
     topic: tuple[StatKey, Counter[str]] | None
     equity: tuple[StatKey, Counter[str]] | None
     durations: tuple[tuple[StatKey, int], ...]
+    # (due day, site, partner, protected) of an open item with a deadline: "overdue now".
+    due: StatKey | None = None
 
 
 EMPTY = Snapshot(None, None, ())
@@ -84,7 +86,10 @@ def snapshot(item: FeedbackItem) -> Snapshot:
     if item.resolved_at is not None:
         days = whole_days(item.received_at, item.resolved_at)
         durations.append(((month, item.site_id, item.partner_id, "resolve", days, protected), 1))
-    return Snapshot((topic_key, c), (equity_key, c), tuple(durations))
+    due = None
+    if item.due_at is not None:
+        due = (item.due_at.date(), item.site_id, item.partner_id, protected)
+    return Snapshot((topic_key, c), (equity_key, c), tuple(durations), due)
 
 
 class StatDelta:
@@ -94,6 +99,7 @@ class StatDelta:
         self.topic: dict[StatKey, Counter[str]] = {}
         self.equity: dict[StatKey, Counter[str]] = {}
         self.duration: Counter[StatKey] = Counter()
+        self.due: Counter[StatKey] = Counter()
 
     def add(self, before: Snapshot, after: Snapshot) -> None:
         for table, old, new in (
@@ -108,6 +114,10 @@ class StatDelta:
             self.duration[key] -= n
         for key, n in after.durations:
             self.duration[key] += n
+        if before.due is not None:
+            self.due[before.due] -= 1
+        if after.due is not None:
+            self.due[after.due] += 1
 
     async def write(self, session: AsyncSession) -> None:
         topic_cols = ("month", "site_id", "partner_id", "topic_id", "feedback_type", "protected")
@@ -122,6 +132,14 @@ class StatDelta:
         ]
         if rows:
             await _upsert(session, DurationStat.__table__, duration_cols, rows, ("count",))
+        due_cols = ("due_day", "site_id", "partner_id", "protected")
+        rows = [
+            dict(zip(due_cols, key, strict=True)) | {"count": n}
+            for key, n in sorted(self.due.items(), key=_sort_key)
+            if n
+        ]
+        if rows:
+            await _upsert(session, DueStat.__table__, due_cols, rows, ("count",))
 
 
 def _sort_key(entry: tuple[StatKey, Any]) -> tuple[str, ...]:

@@ -99,11 +99,17 @@ class FeedbackItem(Base):
             sqlite_where=text("due_at IS NOT NULL"),
             postgresql_where=text("due_at IS NOT NULL"),
         ),
-        # "You said, we did": published items, newest first.
+        # "You said, we did": published items, newest first, with the columns its filters test
+        # (so a filter by site, topic or status never reads the table).
         Index(
             "ix_feedback_item_published",
             "published_at",
-            sqlite_where=text("published"),
+            "id",
+            "site_id",
+            "topic_id",
+            "status",
+            "sensitivity",
+            sqlite_where=text("published = 1"),
             postgresql_where=text("published"),
         ),
         # Open data (Open311 requests, exports, feeds): published items by date received (with
@@ -116,13 +122,13 @@ class FeedbackItem(Base):
             "status",
             "sensitivity",
             "publish_consent",
-            sqlite_where=text("published"),
+            sqlite_where=text("published = 1"),
             postgresql_where=text("published"),
         ),
         Index(
             "ix_feedback_item_public_resolved",
             "resolved_at",
-            sqlite_where=text("published"),
+            sqlite_where=text("published = 1"),
             postgresql_where=text("published"),
         ),
         Index("ix_feedback_item_moderation", "moderated_at", "received_at"),

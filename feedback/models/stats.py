@@ -106,3 +106,25 @@ class DurationStat(Base):
     days: Mapped[int] = mapped_column(Integer)
     protected: Mapped[bool] = mapped_column(default=False)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DueStat(Base):
+    """How many open items have their current deadline (``due_at``) on each day.
+
+    "Overdue now" sums the days before today and counts only today's items one by one, so the
+    boards never scan the (possibly hundreds of thousands of) overdue items.
+    """
+
+    __tablename__ = "stat_due"
+    __table_args__ = (
+        UniqueConstraint("due_day", "site_id", "partner_id", "protected", name="uq_stat_due_key"),
+        Index("ix_stat_due_site_day", "site_id", "due_day"),
+        Index("ix_stat_due_partner_day", "partner_id", "due_day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    due_day: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
+    protected: Mapped[bool] = mapped_column(default=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 05:09:49.558390
+Create Date: 2026-11-25 05:28:31.233826
 """
 
 from collections.abc import Sequence
@@ -421,21 +421,21 @@ def upgrade() -> None:
             "ix_feedback_item_public_received",
             ["received_at", "id", "topic_id", "status", "sensitivity", "publish_consent"],
             unique=False,
-            sqlite_where=sa.text("published"),
+            sqlite_where=sa.text("published = 1"),
             postgresql_where=sa.text("published"),
         )
         batch_op.create_index(
             "ix_feedback_item_public_resolved",
             ["resolved_at"],
             unique=False,
-            sqlite_where=sa.text("published"),
+            sqlite_where=sa.text("published = 1"),
             postgresql_where=sa.text("published"),
         )
         batch_op.create_index(
             "ix_feedback_item_published",
-            ["published_at"],
+            ["published_at", "id", "site_id", "topic_id", "status", "sensitivity"],
             unique=False,
-            sqlite_where=sa.text("published"),
+            sqlite_where=sa.text("published = 1"),
             postgresql_where=sa.text("published"),
         )
         batch_op.create_index(
@@ -944,17 +944,17 @@ def downgrade() -> None:
         batch_op.drop_index("ix_feedback_item_site_received")
         batch_op.drop_index(
             "ix_feedback_item_published",
-            sqlite_where=sa.text("published"),
+            sqlite_where=sa.text("published = 1"),
             postgresql_where=sa.text("published"),
         )
         batch_op.drop_index(
             "ix_feedback_item_public_resolved",
-            sqlite_where=sa.text("published"),
+            sqlite_where=sa.text("published = 1"),
             postgresql_where=sa.text("published"),
         )
         batch_op.drop_index(
             "ix_feedback_item_public_received",
-            sqlite_where=sa.text("published"),
+            sqlite_where=sa.text("published = 1"),
             postgresql_where=sa.text("published"),
         )
         batch_op.drop_index("ix_feedback_item_partner_received")

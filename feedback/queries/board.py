@@ -1,0 +1,490 @@
+"""The read side of the public boards: figures summed from the aggregate tables.
+
+Nothing here scans ``feedback_item`` except two indexed reads: "overdue now" (on the partial
+index of open items with a deadline) and the "You said, we did" list (on the index of published
+items). Everything else sums ``stat_topic``, ``stat_equity`` and ``stat_duration`` filtered by a
+month range and a site or partner. S3 items (``protected``) count only on the national board.
+
+The functions return raw numbers; ``feedback.web.board`` applies the public display rules
+(fewer than 5, minimum items for rates) so tests can compare every figure with a direct count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
+from typing import Any
+
+from sqlalchemy import Select, and_, false, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from feedback.i18n import N_
+from feedback.models import (
+    DueStat,
+    DurationStat,
+    EquityStat,
+    FeedbackItem,
+    Kiosk,
+    Site,
+    Topic,
+    TopicStat,
+)
+from feedback.models.stats import COUNTERS
+
+PERIODS: dict[str, int] = {"month": 1, "3m": 3, "12m": 12}
+PERIOD_LABELS = {"month": N_("This month"), "3m": N_("Last 3 months"), "12m": N_("Last 12 months")}
+DEFAULT_PERIOD = "3m"
+TREND_MONTHS = 12
+# Only published, public items are ever listed one by one.
+PUBLIC_SENSITIVITY = "S0"
+PUBLIC_STATUSES = ("received", "acknowledged", "in_progress", "resolved", "closed", "not_actionable", "reopened")
+
+
+def month_add(month: date, delta: int) -> date:
+    """The first day of the month ``delta`` months after ``month``."""
+    index = month.year * 12 + month.month - 1 + delta
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def period_months(period: str, today: date) -> tuple[date, date]:
+    """(first month, last month) of a period ending with the current month."""
+    last = date(today.year, today.month, 1)
+    return month_add(last, -(PERIODS[period] - 1)), last
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures: the whole country, one site or one partner."""
+
+    site_id: int | None = None
+    partner_id: int | None = None
+
+    @property
+    def national(self) -> bool:
+        return self.site_id is None and self.partner_id is None
+
+
+def _filters(model: Any, scope: Scope, first: date, last: date) -> list[Any]:
+    conditions = [model.month >= first, model.month <= last]
+    if scope.site_id is not None:
+        conditions.append(model.site_id == scope.site_id)
+    if scope.partner_id is not None:
+        conditions.append(model.partner_id == scope.partner_id)
+    if not scope.national:
+        # S3 counts only in national totals (DESIGN §10).
+        conditions.append(model.protected == false())
+    return conditions
+
+
+def _sums(model: Any) -> list[Any]:
+    return [func.coalesce(func.sum(getattr(model, name)), 0).label(name) for name in COUNTERS]
+
+
+@dataclass
+class Counts:
+    """The counters of a group of items, with the rates the board shows."""
+
+    received: int = 0
+    acknowledged: int = 0
+    acknowledged_on_time: int = 0
+    resolved: int = 0
+    resolved_on_time: int = 0
+    verified: int = 0
+    disputed: int = 0
+    closed_unconfirmed: int = 0
+    not_actionable: int = 0
+    rated: int = 0
+    rating_sum: int = 0
+    rated_happy: int = 0
+    rated_neutral: int = 0
+    rated_sad: int = 0
+
+    def add(self, row: Any) -> None:
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + int(getattr(row, name) or 0))
+
+    @property
+    def acknowledged_on_time_rate(self) -> float | None:
+        return self.acknowledged_on_time / self.acknowledged if self.acknowledged else None
+
+    @property
+    def resolved_rate(self) -> float | None:
+        return self.resolved / self.received if self.received else None
+
+    @property
+    def verified_rate(self) -> float | None:
+        """Share of partner-claimed resolutions the community confirmed."""
+        return self.verified / self.resolved if self.resolved else None
+
+    @property
+    def satisfaction(self) -> float | None:
+        """Mean rating on the three-face scale (1 sad … 3 happy)."""
+        return self.rating_sum / self.rated if self.rated else None
+
+    @property
+    def happy_rate(self) -> float | None:
+        return self.rated_happy / self.rated if self.rated else None
+
+
+def median(histogram: dict[int, int]) -> float | None:
+    """Median of values given as {value: how many}; the mean of the two middle ones if even."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    ordered = sorted((v, n) for v, n in histogram.items() if n > 0)
+
+    def nth(position: int) -> int:
+        seen = 0
+        for value, n in ordered:
+            seen += n
+            if position < seen:
+                return value
+        return ordered[-1][0]
+
+    if total % 2:
+        return float(nth(total // 2))
+    return (nth(total // 2 - 1) + nth(total // 2)) / 2
+
+
+@dataclass
+class Figures:
+    """Everything one board shows for one scope and period (raw numbers)."""
+
+    period: str
+    first_month: date
+    last_month: date
+    totals: Counts
+    overdue: int
+    median_acknowledge_days: float | None
+    median_resolve_days: float | None
+    acknowledge_durations: int
+    resolve_durations: int
+    by_topic: dict[int, Counts]
+    by_type: dict[str, Counts]
+    by_gender: dict[str, Counts]
+    by_age_band: dict[str, Counts]
+    trend: list[tuple[date, Counts]]
+    by_site: dict[int, Counts] = field(default_factory=dict)
+    by_partner: dict[int, Counts] = field(default_factory=dict)
+    overdue_by_site: dict[int, int] = field(default_factory=dict)
+    overdue_by_partner: dict[int, int] = field(default_factory=dict)
+
+
+async def figures(
+    session: AsyncSession, scope: Scope, period: str, now: datetime, *, rankings: bool = False
+) -> Figures:
+    """All figures of one board (``rankings`` adds the per-site and per-partner tables)."""
+    first, last = period_months(period, now.date())
+    trend_first = month_add(last, -(TREND_MONTHS - 1))
+
+    # Grouped in SQL (a few rows each), so a board adds up tens of rows, not thousands.
+    by_month = await _topic_grouped(session, TopicStat.month, scope, min(first, trend_first), last)
+    by_topic: dict[int, Counts] = {}
+    by_type: dict[str, Counts] = {}
+    rows = (
+        await session.execute(
+            select(TopicStat.topic_id, TopicStat.feedback_type, *_sums(TopicStat))
+            .where(*_filters(TopicStat, scope, first, last))
+            .group_by(TopicStat.topic_id, TopicStat.feedback_type)
+        )
+    ).all()
+    for row in rows:
+        by_topic.setdefault(row.topic_id, Counts()).add(row)
+        by_type.setdefault(row.feedback_type, Counts()).add(row)
+    totals = Counts()
+    for month, counts in by_month.items():
+        if month >= first:
+            totals.add(counts)
+    trend = [(month_add(trend_first, i), by_month.get(month_add(trend_first, i), Counts()))
+             for i in range(TREND_MONTHS)]
+
+    equity_rows = (
+        await session.execute(
+            select(EquityStat.gender, EquityStat.age_band, *_sums(EquityStat))
+            .where(*_filters(EquityStat, scope, first, last))
+            .group_by(EquityStat.gender, EquityStat.age_band)
+        )
+    ).all()
+    by_gender: dict[str, Counts] = {}
+    by_age_band: dict[str, Counts] = {}
+    for row in equity_rows:
+        by_gender.setdefault(row.gender, Counts()).add(row)
+        by_age_band.setdefault(row.age_band, Counts()).add(row)
+
+    duration_rows = (
+        await session.execute(
+            select(DurationStat.metric, DurationStat.days, func.sum(DurationStat.count).label("n"))
+            .where(*_filters(DurationStat, scope, first, last))
+            .group_by(DurationStat.metric, DurationStat.days)
+        )
+    ).all()
+    histograms: dict[str, dict[int, int]] = {"acknowledge": {}, "resolve": {}}
+    for row in duration_rows:
+        histograms.setdefault(row.metric, {})[row.days] = int(row.n or 0)
+
+    result = Figures(
+        period=period,
+        first_month=first,
+        last_month=last,
+        totals=totals,
+        overdue=await overdue(session, scope, now),
+        median_acknowledge_days=median(histograms["acknowledge"]),
+        median_resolve_days=median(histograms["resolve"]),
+        acknowledge_durations=sum(histograms["acknowledge"].values()),
+        resolve_durations=sum(histograms["resolve"].values()),
+        by_topic=by_topic,
+        by_type=by_type,
+        by_gender=by_gender,
+        by_age_band=by_age_band,
+        trend=trend,
+    )
+    if rankings:
+        result.by_site = await _grouped(session, TopicStat.site_id, first, last)
+        result.by_partner = await _grouped(session, TopicStat.partner_id, first, last)
+        result.overdue_by_site = await _overdue_grouped(session, "site_id", now)
+        result.overdue_by_partner = await _overdue_grouped(session, "partner_id", now)
+    return result
+
+
+async def _topic_grouped(
+    session: AsyncSession, column: Any, scope: Scope, first: date, last: date
+) -> dict[Any, Counts]:
+    rows = (
+        await session.execute(
+            select(column.label("key"), *_sums(TopicStat))
+            .where(*_filters(TopicStat, scope, first, last))
+            .group_by(column)
+        )
+    ).all()
+    result: dict[Any, Counts] = {}
+    for row in rows:
+        result.setdefault(row.key, Counts()).add(row)
+    return result
+
+
+async def _grouped(session: AsyncSession, column: Any, first: date, last: date) -> dict[int, Counts]:
+    """Per-site or per-partner counters (never with S3)."""
+    rows = (
+        await session.execute(
+            select(column.label("key"), *_sums(TopicStat))
+            .where(TopicStat.month >= first, TopicStat.month <= last, TopicStat.protected == false())
+            .group_by(column)
+        )
+    ).all()
+    result: dict[int, Counts] = {}
+    for row in rows:
+        result.setdefault(row.key, Counts()).add(row)
+    return result
+
+
+def _midnight(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time_of_day.min, tzinfo=now.tzinfo)
+
+
+def _due_filters(scope: Scope, today: date) -> list[Any]:
+    conditions: list[Any] = [DueStat.due_day < today]
+    if scope.site_id is not None:
+        conditions.append(DueStat.site_id == scope.site_id)
+    if scope.partner_id is not None:
+        conditions.append(DueStat.partner_id == scope.partner_id)
+    if not scope.national:
+        conditions.append(DueStat.protected == false())
+    return conditions
+
+
+def _due_today(scope: Scope, now: datetime) -> list[Any]:
+    """Items due earlier today: few, read one by one on the partial index of open items."""
+    item = FeedbackItem
+    conditions: list[Any] = [item.due_at.is_not(None), item.due_at >= _midnight(now), item.due_at < now]
+    # "+ 0": read the few items due today on the due index, not all of a site's items.
+    if scope.site_id is not None:
+        conditions.append(item.site_id + 0 == scope.site_id)
+    if scope.partner_id is not None:
+        conditions.append(item.partner_id + 0 == scope.partner_id)
+    if not scope.national:
+        conditions.append(item.sensitivity != "S3")
+    return conditions
+
+
+async def overdue(session: AsyncSession, scope: Scope, now: datetime) -> int:
+    """Open items whose current deadline has passed ("overdue now").
+
+    Days before today come from ``stat_due``; today's deadlines are counted on the items.
+    """
+    earlier = await session.scalar(select(func.coalesce(func.sum(DueStat.count), 0)).where(*_due_filters(scope, now.date())))
+    today = await session.scalar(select(func.count()).select_from(FeedbackItem).where(*_due_today(scope, now)))
+    return int(earlier or 0) + int(today or 0)
+
+
+async def _overdue_grouped(session: AsyncSession, column: str, now: datetime) -> dict[int, int]:
+    """Overdue now per site or per partner (never with S3)."""
+    result: dict[int, int] = {}
+    stat_column = getattr(DueStat, column)
+    rows = (
+        await session.execute(
+            select(stat_column, func.sum(DueStat.count))
+            .where(DueStat.due_day < now.date(), DueStat.protected == false())
+            .group_by(stat_column)
+        )
+    ).all()
+    for key, n in rows:
+        result[key] = result.get(key, 0) + int(n or 0)
+    item_column = getattr(FeedbackItem, column)
+    rows = (
+        await session.execute(
+            select(item_column, func.count())
+            .where(*_due_today(Scope(), now), FeedbackItem.sensitivity != "S3")
+            .group_by(item_column)
+        )
+    ).all()
+    for key, n in rows:
+        if key is not None:
+            result[key] = result.get(key, 0) + int(n)
+    return result
+
+
+# --- "You said, we did" -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedItem:
+    """What the public may see of one item: never its original text or contact."""
+
+    id: int
+    public_summary: str
+    public_response: str | None
+    status: str
+    feedback_type: str
+    topic_id: int
+    site_id: int
+    published_at: datetime
+    me_too_count: int
+
+
+@dataclass(frozen=True)
+class PublishedPage:
+    items: list[PublishedItem]
+    next_before: int | None
+
+
+def _published_query() -> Select[Any]:
+    item = FeedbackItem
+    return select(
+        item.id, item.public_summary, item.public_response, item.status, item.feedback_type,
+        item.topic_id, item.site_id, item.published_at, item.me_too_count,
+    ).where(
+        # "= true" matches the partial index's predicate (SQLite needs the same form).
+        item.published == true(),
+        item.published_at.is_not(None),
+        item.sensitivity == PUBLIC_SENSITIVITY,
+        item.public_summary.is_not(None),
+    )
+
+
+async def published(
+    session: AsyncSession,
+    *,
+    site_id: int | None = None,
+    topic_id: int | None = None,
+    status: str | None = None,
+    resolved_only: bool = False,
+    before: int | None = None,
+    limit: int = 20,
+) -> PublishedPage:
+    """Published items, newest first, ``limit`` per page (``before``: an item id to page on)."""
+    item = FeedbackItem
+    query = _published_query()
+    # "+ 0" keeps SQLite on the published index (newest first) instead of the site or topic
+    # index, which would sort every item of the site; PostgreSQL plans it the same way.
+    if site_id is not None:
+        query = query.where(item.site_id + 0 == site_id)
+    if topic_id is not None:
+        query = query.where(item.topic_id + 0 == topic_id)
+    if status is not None:
+        query = query.where(item.status == status)
+    if resolved_only:
+        query = query.where(item.status.in_(("resolved", "closed")))
+    if before is not None:
+        anchor = await session.execute(
+            select(item.published_at, item.id).where(item.id == before, item.published == true())
+        )
+        row = anchor.first()
+        if row is not None:
+            query = query.where(
+                item.published_at <= row.published_at,
+                (item.published_at < row.published_at)
+                | and_(item.published_at == row.published_at, item.id < row.id)
+            )
+    rows = (
+        await session.execute(query.order_by(item.published_at.desc(), item.id.desc()).limit(limit + 1))
+    ).all()
+    items = [PublishedItem(**row._mapping) for row in rows[:limit]]
+    return PublishedPage(items, items[-1].id if len(rows) > limit else None)
+
+
+async def published_item(session: AsyncSession, item_id: int) -> PublishedItem | None:
+    row = (await session.execute(_published_query().where(FeedbackItem.id == item_id))).first()
+    return PublishedItem(**row._mapping) if row is not None else None
+
+
+# --- Places and kiosks ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KioskHealth:
+    label: str
+    last_contact_at: datetime | None
+    silent: bool
+
+
+async def kiosk_health(session: AsyncSession, site_id: int, now: datetime, silent_days: int) -> list[KioskHealth]:
+    """The site's kiosks and whether each has been silent too long (silence is not success)."""
+    rows = (
+        await session.execute(
+            select(Kiosk.label, Kiosk.last_contact_at).where(Kiosk.site_id == site_id).order_by(Kiosk.label)
+        )
+    ).all()
+    limit = now - timedelta(days=silent_days)
+    return [KioskHealth(label, last, last is None or last < limit) for label, last in rows]
+
+
+async def silent_site_ids(session: AsyncSession, now: datetime, silent_days: int) -> set[int]:
+    """Sites with at least one kiosk silent for more than ``silent_days``."""
+    limit = now - timedelta(days=silent_days)
+    rows = await session.scalars(
+        select(Kiosk.site_id).where((Kiosk.last_contact_at.is_(None)) | (Kiosk.last_contact_at < limit))
+    )
+    return set(rows.all())
+
+
+async def topics(session: AsyncSession) -> Sequence[Topic]:
+    return (await session.scalars(select(Topic).order_by(Topic.position, Topic.id))).all()
+
+
+async def sites(session: AsyncSession) -> Sequence[Site]:
+    return (await session.scalars(select(Site).where(Site.active).order_by(Site.name))).all()
+
+
+class TTLCache:
+    """A tiny in-process cache of board figures (at most ``ttl`` seconds old)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> Any | None:
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        if len(self._entries) > 1024:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), value)
+
+    def clear(self) -> None:
+        self._entries.clear()
