@@ -42,7 +42,7 @@ screens: $(STAMP)
 
 ## Extract translatable strings and update the three catalogues.
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -o feedback/locale/messages.pot --no-location --sort-output --project Sauti .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k translate -o feedback/locale/messages.pot --no-location --sort-output --project Sauti .
 	$(BIN)/pybabel update -i feedback/locale/messages.pot -d feedback/locale --no-fuzzy-matching --ignore-obsolete --width 100
 	$(BIN)/python -c 'from feedback.i18n import fill_source_catalogue; print(fill_source_catalogue(), "English entries filled")'
 

@@ -88,8 +88,9 @@ async def form(request: Request) -> Response:
 
 async def _load(request: Request, session) -> tuple[str, object]:  # type: ignore[no-untyped-def]
     raw = request.path_params["code"][:40]
-    if code_problem(raw):
-        raise HTTPException(404, gettext(code_problem(raw) or ""))
+    problem = code_problem(raw)
+    if problem:
+        raise HTTPException(404, gettext(problem))
     code = codes.normalise(raw)
     item = await q.item_by_code(session, code)
     if item is None:

@@ -26,7 +26,7 @@ def _method_map() -> list[tuple[str, str]]:
 
 def source_messages() -> set[str]:
     messages = set()
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "pgettext": ((1, "c"), 2)}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "translate": (1,), "pgettext": ((1, "c"), 2)}
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
         str(PROJECT_ROOT), method_map=_method_map(), keywords=keywords,
         options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n"}},
