@@ -12,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from feedback import codes
-from feedback.domain import deadlines, intake, stats, workflow
-from feedback.domain.access import Actor
+from feedback.domain import intake, stats, workflow
+from feedback.domain.access import Actor, monitor_sites
 from feedback.models import (
     Area,
     Event,
@@ -322,7 +321,10 @@ async def _advance(session: AsyncSession, item: FeedbackItem, rng: random.Random
         elif t < now and verdict < 0.55:
             await workflow.apply(session, item, "dispute", Actor("submitter", label="submitter"), now=t, base_url=base_url)
         elif t < now and verdict < 0.65 and monitor is not None:
-            await workflow.apply(session, item, "confirm", Actor.for_user(monitor), now=t, base_url=base_url)
+            # A community monitor verifies only items of the sites they watch.
+            monitor_actor = Actor.for_user(monitor, await monitor_sites(session, monitor.id))
+            if "confirm" in workflow.allowed_actions(item, monitor_actor):
+                await workflow.apply(session, item, "confirm", monitor_actor, now=t, base_url=base_url)
     if item.sensitivity == "S1" and item.publish_consent and item.text and rng.random() < 0.7 and item.status in ("resolved", "closed", "in_progress"):
         before = stats.snapshot(item)
         item.sensitivity = "S0"
@@ -338,12 +340,14 @@ async def _advance(session: AsyncSession, item: FeedbackItem, rng: random.Random
 async def seed_kiosks(session: AsyncSession, now: datetime) -> None:
     """One registered kiosk per CSCOM; one has been silent for three days (to show the flag)."""
     import hashlib
+    import secrets
 
     sites = (await session.scalars(select(Site).where(Site.kind == "cscom"))).all()
     for index, site in enumerate(sites):
         silent = site.code == "BKO-C6-NIA"
         session.add(Kiosk(site_id=site.id, label=f"Borne {site.code}",
-                          token_hash=hashlib.sha256(f"demo-kiosk-{site.code}".encode()).hexdigest(),
+                          # A random token nobody holds: a demo kiosk cannot authenticate to the kiosk API.
+                          token_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
                           last_contact_at=now - (timedelta(days=3) if silent else timedelta(minutes=5 + index)),
                           app_version="demo"))
 
@@ -352,139 +356,10 @@ ProgressFn = Callable[[int, int], None]
 
 
 async def generate_items(
-    write: async_sessionmaker[AsyncSession], count: int, *, batch: int = 20_000,
-    progress: ProgressFn | None = None, seed: int = 1,
+    write: async_sessionmaker[AsyncSession], count: int, *, progress: ProgressFn | None = None,
+    seed: int | None = None,
 ) -> int:
-    """Bulk-load ``count`` realistic items (with their events and aggregates), fast.
+    """Bulk-load ``count`` realistic items with their events and aggregates (see ``feedback.bulk``)."""
+    from feedback import bulk
 
-    Items are built in memory with the same field rules as the workflow, inserted in batches
-    with executemany, and their aggregates written once per batch.
-    """
-    rng = random.Random(seed)
-    now = utcnow()
-    async with write() as session:
-        sites = (await session.execute(select(Site.id, Site.code))).all()
-        topic_rows = (await session.execute(select(Topic.id, Topic.slug, Topic.sensitivity))).all()
-        rules = (await session.scalars(select(RoutingRule))).all()
-        default_partner = await session.scalar(select(Partner.id).where(Partner.is_default))
-        safeguarding = await session.scalar(select(Partner.id).where(Partner.is_safeguarding))
-        calendar = await deadlines.load_calendar(session, (5, 6))
-        start_id = (await session.scalar(select(func.max(FeedbackItem.id)))) or 0
-    if default_partner is None or safeguarding is None:
-        raise RuntimeError("seed the demo first: no default or safeguarding partner")
-    from feedback.domain.routing import pick_rule
-
-    route_cache: dict[tuple[int, int], int] = {}
-
-    def partner_for(site_id: int, topic_id: int) -> int:
-        key = (site_id, topic_id)
-        if key not in route_cache:
-            rule = pick_rule(rules, site_id, topic_id)
-            route_cache[key] = rule.partner_id if rule else default_partner  # type: ignore[assignment]
-        return route_cache[key]
-
-    texts = [(t, lang) for lang, pool in SAMPLE_TEXTS.items() for t in pool]
-    done = 0
-    next_id = start_id + 1
-    while done < count:
-        size = min(batch, count - done)
-        items: list[FeedbackItem] = []
-        events: list[dict[str, object]] = []
-        delta = stats.StatDelta()
-        for _ in range(size):
-            site_id, _site_code = rng.choice(sites)
-            topic_id, topic_slug, topic_sensitivity = rng.choice(topic_rows)
-            text, language = rng.choice(texts)
-            received = now - timedelta(seconds=rng.uniform(0, 365 * 86400))
-            ftype = rng.choices(("complaint", "suggestion", "compliment", "question", "help_request"),
-                                weights=(6, 2, 2, 2, 1))[0]
-            sensitivity = "S3" if topic_sensitivity == "S3" else rng.choices(("S0", "S1", "S2"), weights=(6, 3, 1))[0]
-            partner_id = safeguarding if sensitivity in ("S2", "S3") else partner_for(site_id, topic_id)
-            item = FeedbackItem(
-                id=next_id, tracking_code=codes.new_tracking_code(), channel=rng.choice(("kiosk", "web", "sms")),
-                site_id=site_id, feedback_type=ftype, topic_id=topic_id, text=text, search_text=fold(text),
-                language=language, contact_consent=False, publish_consent=rng.random() < 0.7,
-                gender=rng.choice(("female", "female", "male", "undisclosed", None)),
-                age_band=rng.choice(("18_24", "25_34", "35_49", "50_plus", None)),
-                status="received", sensitivity=sensitivity, criticality="action", partner_id=partner_id,
-                submitted_at=received, received_at=received, updated_at=received, escalation_level=0,
-                me_too_count=0, published=False,
-            )
-            deadlines.set_deadlines(item, calendar, received)
-            _bulk_lifecycle(item, rng, now)
-            item.updated_at = max(x for x in (received, item.acknowledged_at, item.resolved_at, item.closed_at) if x)
-            next_id += 1
-            items.append(item)
-            events.append({"item_id": item.id, "kind": "submitted", "created_at": received,
-                           "actor_label": "submitter", "public": True, "to_status": "received"})
-            events.append({"item_id": item.id, "kind": "routed", "created_at": received,
-                           "actor_label": "system", "public": True, "partner_id": partner_id})
-            if item.acknowledged_at:
-                events.append({"item_id": item.id, "kind": "acknowledged", "created_at": item.acknowledged_at,
-                               "actor_label": "system", "public": True, "to_status": "acknowledged"})
-            if item.resolved_at:
-                events.append({"item_id": item.id, "kind": "public_response", "created_at": item.resolved_at,
-                               "actor_label": "system", "public": True, "body": item.public_response})
-            delta.add(stats.EMPTY, stats.snapshot(item))
-        columns = [c.key for c in FeedbackItem.__table__.columns]
-        rows = [{c: getattr(i, c) for c in columns} for i in items]
-        async with write() as session, session.begin():
-            await session.execute(FeedbackItem.__table__.insert(), rows)
-            await session.execute(Event.__table__.insert(), [_event_row(e) for e in events])
-            await delta.write(session)
-        done += size
-        if progress:
-            progress(done, count)
-    return done
-
-
-def _event_row(e: dict[str, object]) -> dict[str, object]:
-    base = {"actor_user_id": None, "partner_id": None, "from_status": None, "to_status": None,
-            "body": None, "data": None}
-    return base | e
-
-
-def _bulk_lifecycle(item: FeedbackItem, rng: random.Random, now: datetime) -> None:
-    """Field values of an item somewhere along its lifecycle (same rules as the workflow)."""
-    received = item.received_at
-    roll = rng.random()
-    if roll < 0.12 or (now - received) < timedelta(days=1):
-        deadlines.update_due(item)
-        return
-    ack = received + timedelta(hours=rng.uniform(1, 96))
-    if ack > now:
-        deadlines.update_due(item)
-        return
-    item.acknowledged_at = ack
-    item.acknowledged_on_time = item.acknowledge_by is None or ack <= item.acknowledge_by
-    item.status = "acknowledged" if roll < 0.22 else "in_progress"
-    if roll >= 0.32:
-        resolved = ack + timedelta(hours=rng.uniform(2, 24 * 20))
-        if resolved <= now:
-            item.resolved_at = resolved
-            item.resolved_on_time = item.resolve_by is None or resolved <= item.resolve_by
-            item.public_response = rng.choice(RESPONSES)
-            item.status = "resolved"
-            if item.feedback_type in workflow.LIGHT_TYPES:
-                item.status = "closed"
-                item.closed_at = resolved
-            elif roll >= 0.55:
-                item.status = "closed"
-                item.closed_at = resolved + timedelta(days=rng.uniform(1, 14))
-                item.verification = "verified" if roll < 0.85 else "unconfirmed"
-                if item.verification == "verified":
-                    item.verified_at = item.closed_at
-                    if rng.random() < 0.7:
-                        item.satisfaction = rng.choice((3, 3, 2, 1))
-            if item.closed_at and item.closed_at > now:
-                item.closed_at = None
-                item.status = "resolved"
-                item.verification = None
-                item.verified_at = None
-                item.satisfaction = None
-            if item.sensitivity == "S0" and item.publish_consent and rng.random() < 0.5:
-                item.public_summary = rng.choice(SUMMARIES)
-                item.moderated_at = resolved
-                item.published = True
-                item.published_at = resolved
-    deadlines.update_due(item)
+    return await bulk.generate_items(write, count, progress=progress, seed=seed)
