@@ -167,6 +167,16 @@ def make_settings(database_url: str, data_dir: Path, **overrides: str) -> Settin
     return load_settings(env)
 
 
+@pytest.fixture(autouse=True)
+def source_language() -> Iterator[None]:
+    """Domain code called directly by tests speaks the source language (English)."""
+    from feedback import i18n
+
+    token = i18n.current_locale.set("en")
+    yield
+    i18n.current_locale.reset(token)
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path)
@@ -207,6 +217,8 @@ async def login(client: httpx.AsyncClient, login_name: str, password: str | None
     """Sign in as a demo account."""
     from feedback.seed import DEMO_PASSWORD
 
+    # Staff pages in the source language, so assertions read as the code does.
+    client.cookies.set("lang", "en")
     token = await csrf_token(client, "/login")
     response = await client.post(
         "/login", data={"login": login_name, "password": password or DEMO_PASSWORD, "csrf_token": token}

@@ -1,0 +1,1 @@
+"""Stress tests: real uvicorn servers under load, killed, run as several processes, backed up."""
