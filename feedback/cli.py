@@ -55,9 +55,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"serving on http://{host}:{port}", file=sys.stderr)
+    from feedback.settings import PROJECT_ROOT
+
     uvicorn.run(
-        "server:app", host=host, port=port, workers=args.workers, proxy_headers=True,
-        log_level="info", access_log=args.access_log,
+        "server:app", app_dir=str(PROJECT_ROOT), host=host, port=port, workers=args.workers,
+        proxy_headers=True, log_level="info", access_log=args.access_log,
     )
     return 0
 
