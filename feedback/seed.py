@@ -101,6 +101,29 @@ RESPONSES = [
     "Une permanence de sage-femme est organisée dès 7 h 30.",
     "Le comité de gestion a rencontré l'équipe et un nouveau planning est affiché.",
 ]
+# Public summaries and answers that belong together, per topic, for the demo's published items.
+STORIES: dict[str, list[tuple[str, str]]] = {
+    "waiting": [("Une mère signale une longue attente le matin à la maternité.",
+                 "Une permanence de sage-femme est organisée dès 7 h 30.")],
+    "medicines": [("Un usager signale une rupture de vaccins pour les enfants.",
+                   "Le stock de vaccins a été reconstitué le lundi suivant.")],
+    "hygiene": [("Une usagère signale des latrines fermées.",
+                 "Les latrines ont été réparées et un agent d'entretien passe chaque jour."),
+                ("Un usager signale qu'il n'y a pas d'eau au robinet de la maternité.",
+                 "La pompe a été réparée ; un réservoir de secours a été installé.")],
+    "cost": [("Un usager demande l'affichage des tarifs.",
+              "Nous avons affiché les tarifs officiels à l'entrée et rappelé la règle au personnel.")],
+    "welcome": [("Une mère signale qu'on a parlé de sa maladie devant d'autres patients.",
+                 "L'équipe a été réunie sur la confidentialité ; les consultations se font porte fermée.")],
+    "mch_care": [("Une mère remercie l'équipe de la maternité.",
+                  "Merci ! Vos mots ont été lus à toute l'équipe de la maternité.")],
+    "chw": [("Des habitants signalent que le relais ne passe plus dans leur quartier.",
+             "Un nouveau relais a été formé et passe chaque semaine.")],
+    "referral": [("Des familles trouvent le transport vers le CSRef trop cher.",
+                  "L'ASACO a négocié un tarif fixe avec deux taxis pour les urgences.")],
+    "governance": [("Un usager demande à connaître les comptes de l'ASACO.",
+                    "Les comptes de l'année ont été présentés en assemblée générale et affichés.")],
+}
 SUMMARIES = [
     "Une mère signale une longue attente le matin à la maternité.",
     "Un usager signale une rupture de vaccins pour les enfants.",
@@ -266,12 +289,17 @@ async def seed_demo_items(
         )
         async with write() as session, session.begin():
             item = await intake.store(session, sub, base_url=base_url, weekend=weekend, now=received)
-            await _advance(session, item, rng, received, now, monitor, base_url)
+            await _advance(session, item, rng, received, now, monitor, base_url, topic)
+
+
+GENERIC_STORY = ("Un usager propose une amélioration de l'accueil.",
+                 "Merci : la proposition a été discutée en réunion d'équipe et mise en place.")
 
 
 async def _advance(session: AsyncSession, item: FeedbackItem, rng: random.Random, received: datetime,
-                   now: datetime, monitor: User | None, base_url: str) -> None:
+                   now: datetime, monitor: User | None, base_url: str, topic_slug: str) -> None:
     """Move a demo item through a random but plausible part of its lifecycle."""
+    story = rng.choice(STORIES.get(topic_slug) or [GENERIC_STORY])
     staff = await session.scalar(
         select(User).where(User.partner_id == item.partner_id, User.active).limit(1)
     )
@@ -293,7 +321,7 @@ async def _advance(session: AsyncSession, item: FeedbackItem, rng: random.Random
     elif stage < 0.52:
         steps = [("acknowledge", {}), ("refer", {"note": "Relève du district."})]
     else:
-        steps = [("acknowledge", {}), ("start", {}), ("resolve", {"public_text": rng.choice(RESPONSES)})]
+        steps = [("acknowledge", {}), ("start", {}), ("resolve", {"public_text": story[1]})]
     for action, kwargs in steps:
         t = t + timedelta(hours=rng.uniform(2, 24 * (6 if action != "acknowledge" else 3)))
         if t > now:
@@ -328,7 +356,7 @@ async def _advance(session: AsyncSession, item: FeedbackItem, rng: random.Random
     if item.sensitivity == "S1" and item.publish_consent and item.text and rng.random() < 0.7 and item.status in ("resolved", "closed", "in_progress"):
         before = stats.snapshot(item)
         item.sensitivity = "S0"
-        item.public_summary = rng.choice(SUMMARIES)
+        item.public_summary = story[0]
         item.moderated_at = t
         item.published = True
         item.published_at = t
