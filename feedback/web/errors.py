@@ -73,7 +73,12 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, 500)
+    response = error_response(request, 500)
+    # Starlette runs this handler outside every user middleware: add the security headers here.
+    from feedback.web.security import add_security_headers
+
+    add_security_headers(response.headers, hsts=request.app.state.settings.production)
+    return response
 
 
 def _default_phrase(status: int) -> str:

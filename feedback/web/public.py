@@ -27,6 +27,9 @@ def safe_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
+    # Browsers read "/\evil.example" as "//evil.example" and drop tabs and newlines.
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target) or len(target) > 500:
+        return "/"
     return target
 
 

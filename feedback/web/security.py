@@ -26,6 +26,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def add_security_headers(headers: MutableHeaders, *, hsts: bool) -> None:
+    """The headers every response carries (a route may set a stricter value of its own)."""
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), geolocation=(), microphone=(self)")
+    if hsts:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 class SecurityHeadersMiddleware:
     """Adds CSP, nosniff, referrer and framing policies (and HSTS in production)."""
 
@@ -40,15 +52,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                headers.setdefault("Permissions-Policy", "camera=(), geolocation=(), microphone=(self)")
-                if self.hsts:
-                    headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+                add_security_headers(MutableHeaders(scope=message), hsts=self.hsts)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -80,18 +84,26 @@ class BodyLimitMiddleware:
                     return
         received = 0
         response_started = False
+        exceeded = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if exceeded:
+                # A handler caught BodyTooLarge (e.g. as "malformed body"): answer 413 anyway.
+                if message["type"] == "http.response.start" and not response_started:
+                    response_started = True
+                    await plain_error_response(scope, 413)(scope, receive, send)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)

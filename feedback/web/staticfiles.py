@@ -8,10 +8,20 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from feedback.web.templating import static_hash
+from feedback.web.templating import STATIC_DIR, static_hash
 
 _VERSIONED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{10})\.(?P<suffix>[A-Za-z0-9]+)$")
 YEAR = "public, max-age=31536000, immutable"
+_ROOT = STATIC_DIR.resolve()
+
+
+def _inside_static(path: str) -> bool:
+    """Whether ``path`` names a file under static/ (never ``../``: it would be read to hash it)."""
+    try:
+        target = (_ROOT / path).resolve()
+    except (OSError, ValueError):
+        return False
+    return target.is_relative_to(_ROOT) and target.is_file()
 
 
 class VersionedStaticFiles(StaticFiles):
@@ -21,10 +31,12 @@ class VersionedStaticFiles(StaticFiles):
         match = _VERSIONED.match(path)
         if match:
             plain = f"{match['stem']}.{match['suffix']}"
-            try:
-                current = static_hash(plain)
-            except (FileNotFoundError, IsADirectoryError, OSError, ValueError):
-                current = None
+            current = None
+            if _inside_static(plain):
+                try:
+                    current = static_hash(plain)
+                except (OSError, ValueError):
+                    current = None
             if current == match["hash"]:
                 response = await super().get_response(plain, scope)
                 response.headers["Cache-Control"] = YEAR
