@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from feedback import charts, i18n
 from feedback.domain import support
-from feedback.i18n import N_, gettext
+from feedback.i18n import N_, gettext, ngettext
 from feedback.models import Partner, Site, utcnow
 from feedback.models.items import AGE_BANDS, GENDERS
 from feedback.models.taxonomy import FEEDBACK_TYPES
@@ -112,8 +112,10 @@ class PublicRules:
     def days(self, value: float | None, base: int) -> str:
         if value is None or not self.enough(base):
             return gettext("not enough feedback yet")
-        digits = 0 if float(value).is_integer() else 1
-        return gettext("%(days)s days") % {"days": _number(value, digits, _locale())}
+        whole = float(value).is_integer()
+        count = int(value) if whole else 2  # "1 day", "0 jour", but "1,5 days"
+        text = ngettext("%(days)s day", "%(days)s days", count)
+        return text % {"days": _number(value, 0 if whole else 1, _locale())}
 
     def mean(self, value: float | None, base: int) -> str:
         if value is None or not self.enough(base):
