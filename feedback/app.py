@@ -11,6 +11,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route
 
 from feedback.db import Database
+from feedback.open311 import views as open311
 from feedback.settings import Settings, load_settings
 from feedback.web import (
     admin,
@@ -23,12 +24,12 @@ from feedback.web import (
     kiosk,
     kiosk_api,
     moderation,
+    offline,
     portal,
     public,
     sms_hook,
     tracking,
 )
-from feedback.open311 import views as open311
 from feedback.web.csrf import CSRFMiddleware
 from feedback.web.locale import LocaleMiddleware
 from feedback.web.ratelimit import RateLimiter
@@ -41,7 +42,8 @@ def routes() -> list[Route | Mount]:
     """Every URL of the platform (DESIGN §6), grouped by audience."""
     return [
         *public.routes,  # /, /language
-        *kiosk.web_routes,  # /submit, /sw.js
+        *kiosk.web_routes,  # /submit
+        *offline.web_routes,  # /sw.js (the offline kiosk's service worker)
         Mount("/kiosk", routes=kiosk.routes, name="kiosk"),
         Mount("/kiosk-api", routes=kiosk_api.routes, name="kiosk_api"),
         Mount("/track", routes=tracking.routes, name="track"),

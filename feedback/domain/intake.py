@@ -151,6 +151,9 @@ async def store(
         if code is None:
             errors["code"] = N_("Unknown code.")
     tracking_code = codes.new_tracking_code()
+    while await session.get(ReservedCode, tracking_code) is not None:
+        # Held by a kiosk for an offline receipt: never give it to another item.
+        tracking_code = codes.new_tracking_code()
     now = now or utcnow()
     submitted_at = now
     if sub.submitted_at is not None and abs(now - sub.submitted_at) <= MAX_CLOCK_SKEW:

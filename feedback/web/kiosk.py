@@ -25,6 +25,7 @@ from feedback.models import Site
 from feedback.queries import kiosk as kiosk_queries
 from feedback.queries import places
 from feedback.web import intake_flow as flow
+from feedback.web import offline
 from feedback.web.intake_flow import Answers
 from feedback.web.ratelimit import client_address
 
@@ -53,8 +54,9 @@ def _render(
     site: Site | None,
     context: dict[str, Any],
     status_code: int = 200,
+    fragment: bool = False,
 ) -> Response:
-    """Render one screen: the whole page, or only its ``flow`` block for htmx."""
+    """Render one screen: the whole page, or only its ``flow`` block (for htmx, or ``fragment``)."""
     i18n.current_locale.set(answers.lang)
     steps = flow.KIOSK_STEPS if channel == "kiosk" else flow.WEB_STEPS
     settings = request.app.state.settings
@@ -86,6 +88,7 @@ def _render(
         "GENDER_LABELS": flow.GENDER_LABELS,
         "GENDER_ICONS": flow.GENDER_ICONS,
         "AGE_LABELS": flow.AGE_LABELS,
+        "app_version": offline.app_version(),
         **context,
     }
     # The locale may have changed with the language step: the page is rendered in it.
@@ -95,8 +98,8 @@ def _render(
         "kiosk/flow.html",
         values,
         status_code=status_code,
-        block_name="flow" if htmx else None,
-        headers={"Cache-Control": NO_STORE, "Vary": "HX-Request"},
+        block_name="flow" if htmx or fragment else None,
+        headers={"Cache-Control": NO_STORE, "Vary": "HX-Request", offline.HEADER: offline.app_version()},
     )
 
 
@@ -140,6 +143,11 @@ async def start(request: Request) -> Response:
     if request.method == "GET":
         answers = Answers.fresh(i18n.current_locale.get())
         return await _screen(request, channel="kiosk", step="language", answers=answers, site=site)
+    if _is_htmx(request) and offline.mismatched(request):
+        # A page of another version (the kiosk was updated meanwhile): it must not get this
+        # version's screens. Its offline script carries on from its own cache; without it, reload.
+        return Response(status_code=409, headers={
+            "HX-Refresh": "true", "Cache-Control": NO_STORE, offline.HEADER: offline.app_version()})
     return await _answer(request, channel="kiosk", site=site)
 
 

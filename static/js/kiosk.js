@@ -154,11 +154,35 @@
       e.detail.isError = false;
     }
   });
-  document.addEventListener("htmx:afterSwap", function () {
+  function swapped() {
     enhance();
     var h = $("#main h1");
     if (h) h.focus();
     startTimer();
-  });
+  }
+  document.addEventListener("htmx:afterSwap", swapped);
   enhance();
+
+  // ---- The offline kiosk (kiosk-offline.js): loaded after the first load, at once when offline ----
+  var K = window.SautiKiosk = {
+    voice: function () { return voice; },
+    forgetVoice: function () { setVoice(null); },
+    swapped: swapped
+  };
+  var offlineJs = body.dataset.offlineJs, loaded = false;
+  function loadOffline() {
+    if (loaded) return;
+    loaded = true;
+    var s = document.createElement("script");
+    s.src = offlineJs;
+    document.head.appendChild(s);
+  }
+  if (offlineJs && "serviceWorker" in navigator) {
+    // A step that cannot reach the server is handed over to it: it renders the steps itself.
+    document.addEventListener("submit", function (e) { K.lastSubmit = { form: e.target, submitter: e.submitter }; }, true);
+    document.addEventListener("htmx:sendError", function () { if (!K.offline) { K.pending = K.lastSubmit; loadOffline(); } });
+    window.addEventListener("offline", loadOffline);
+    if (!navigator.onLine || location.hash.indexOf("offline") >= 0) loadOffline();
+    else window.addEventListener("load", function () { setTimeout(loadOffline, 2000); });
+  }
 })();

@@ -3,6 +3,8 @@
 - ``live_server``: one server process for the session, on a fresh copy of the seeded template
   database (SQLite file, or a PostgreSQL database cloned from the template when
   FEEDBACK_TEST_DATABASE_URL is set). Kiosk idle timings are short so the reset can be tested.
+- ``calm_server``: a second server process on the same database whose kiosk idle reset is
+  15 minutes, for tests that dwell on kiosk screens (axe, slow network, keyboard journeys).
 - ``browser``: headless Chromium (``/usr/bin/chromium``, never a downloaded one), with a fake
   microphone. A missing browser fails the run; it is never skipped.
 - ``new_page(**context_options)``: a page in its own context that only talks to 127.0.0.1;
@@ -133,6 +135,23 @@ def live_database(template_database: str, tmp_path_factory: pytest.TempPathFacto
 def live_server(live_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One real server process for the browser tests of the session."""
     process, server = start_server(live_database, tmp_path_factory.mktemp("live-data"))
+    try:
+        yield server
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def calm_server(live_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A second server on the same database whose kiosk never resets itself during a test.
+
+    For tests that dwell on kiosk screens (accessibility checks, slow networks, keyboard
+    journeys): the 3-second idle reset of ``live_server`` would fire in the middle of them.
+    """
+    process, server = start_server(
+        live_database, tmp_path_factory.mktemp("calm-data"),
+        FEEDBACK_KIOSK_IDLE_SECONDS="900", FEEDBACK_KIOSK_WARNING_SECONDS="60",
+    )
     try:
         yield server
     finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from feedback.web.admin import pages
+from feedback.web.admin import kiosks, pages
 from feedback.web.admin.crud import entity_routes
 from feedback.web.admin.entities import ENTITIES
 
@@ -30,4 +30,5 @@ routes = [
     Route("/import", pages.csv_import, name="import", methods=["GET", "POST"]),
     Route("/register", pages.register, name="register"),
     Route("/log", pages.admin_log, name="log"),
+    Route("/kiosks", kiosks.kiosks, name="kiosks"),
 ]
