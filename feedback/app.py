@@ -38,9 +38,19 @@ from feedback.web.staticfiles import VersionedStaticFiles
 from feedback.web.templating import STATIC_DIR, build_templates
 
 
+def _exact(path: str, handler: object, name: str) -> Route:
+    """Answer a mount's own path without the trailing slash (DESIGN §6 names ``/board``)."""
+    return Route(path, handler, name=name, methods=["GET"])  # type: ignore[arg-type]
+
+
 def routes() -> list[Route | Mount]:
     """Every URL of the platform (DESIGN §6), grouped by audience."""
     return [
+        _exact("/track", tracking.form, "track_root"),
+        _exact("/board", board.index, "board_root"),
+        _exact("/portal", portal.inbox, "portal_root"),
+        _exact("/moderation", moderation.queue, "moderation_root"),
+        _exact("/admin", admin.pages.index, "admin_root"),
         *public.routes,  # /, /language
         *kiosk.web_routes,  # /submit
         *offline.web_routes,  # /sw.js (the offline kiosk's service worker)
