@@ -85,3 +85,28 @@ async def tracked(base_url: str, codes: list[str], clients: int = 8) -> dict[str
 
 def receipt_text_has(response: httpx.Response, code: str) -> bool:
     return code in response.text.replace("-", "")
+
+
+class AcknowledgedLoad:
+    """Kiosk submissions sent until stopped, remembering which ones got a receipt (key → code)."""
+
+    def __init__(self, base_url: str, *, clients: int, until: int, label: str) -> None:
+        self.keys = [load.new_key() for _ in range(20_000)]
+        self.acknowledged: dict[str, str] = {}
+        self.enough = asyncio.Event()  # set once `until` receipts came back
+        self.stop = asyncio.Event()
+        self._until = until
+        self.task = asyncio.create_task(load.run_load(
+            base_url, self._send, clients=clients, count=len(self.keys), duration=240, label=label,
+            setup=load.kiosk_setup, check=load.receipt_check, on_response=self._record, stop=self.stop,
+        ))
+
+    async def _send(self, v: load.VirtualClient, n: int) -> httpx.Response:
+        return await load.kiosk_submit(v, n, key=self.keys[n])
+
+    def _record(self, n: int, response: httpx.Response) -> None:
+        code = load.receipt_code(response)
+        if response.status_code == 200 and code is not None:
+            self.acknowledged[self.keys[n]] = code
+            if len(self.acknowledged) >= self._until:
+                self.enough.set()

@@ -11,12 +11,11 @@ import sys
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bench import load, servers
 from tests.conftest import _pg_admin_url, _pg_execute, is_postgres
-from tests.stress.conftest import fetch, integrity_check, tracked
+from tests.stress.conftest import AcknowledgedLoad, fetch, integrity_check, tracked
 
 CLIENTS = 16
 ACKS_BEFORE_BACKUP = 200
@@ -57,26 +56,9 @@ async def test_backup_during_writes_restores_every_acknowledged_item(
     server_factory: object, database_url: str, tmp_path: Path
 ) -> None:
     server = server_factory()  # type: ignore[operator]
-    keys = [load.new_key() for _ in range(20_000)]
-    acknowledged: dict[str, str] = {}
-    enough = asyncio.Event()
-
-    async def send(v: load.VirtualClient, n: int) -> httpx.Response:
-        return await load.kiosk_submit(v, n, key=keys[n])
-
-    def record(n: int, response: httpx.Response) -> None:
-        code = load.receipt_code(response)
-        if response.status_code == 200 and code is not None:
-            acknowledged[keys[n]] = code
-            if len(acknowledged) >= ACKS_BEFORE_BACKUP:
-                enough.set()
-
-    stop = asyncio.Event()
-    loading = asyncio.create_task(load.run_load(
-        server.url, send, clients=CLIENTS, count=len(keys), duration=240, label="writes",
-        setup=load.kiosk_setup, check=load.receipt_check, on_response=record, stop=stop,
-    ))
-    await asyncio.wait_for(enough.wait(), timeout=240)
+    run = AcknowledgedLoad(server.url, clients=CLIENTS, until=ACKS_BEFORE_BACKUP, label="writes")
+    acknowledged, stop, loading = run.acknowledged, run.stop, run.task
+    await asyncio.wait_for(run.enough.wait(), timeout=240)
     before_backup = dict(acknowledged)
     target = tmp_path / ("backup.dump" if is_postgres() else "backup.db")
     output = await run_backup(database_url, tmp_path, target)

@@ -11,7 +11,14 @@ import httpx
 import pytest
 
 from bench import load
-from tests.stress.conftest import fetch, integrity_check, scalar, sqlite_path, tracked
+from tests.stress.conftest import (
+    AcknowledgedLoad,
+    fetch,
+    integrity_check,
+    scalar,
+    sqlite_path,
+    tracked,
+)
 
 CLIENTS = 16
 ACKS_BEFORE_KILL = 250
@@ -21,26 +28,9 @@ ACKS_BEFORE_KILL = 250
 @pytest.mark.timeout(300)
 async def test_acknowledged_submissions_survive_a_killed_server(server_factory: object, database_url: str) -> None:
     server = server_factory()  # type: ignore[operator]
-    keys = [load.new_key() for _ in range(20_000)]
-    acknowledged: dict[str, str] = {}  # key → tracking code from the receipt
-    enough = asyncio.Event()
-
-    async def send(v: load.VirtualClient, n: int) -> httpx.Response:
-        return await load.kiosk_submit(v, n, key=keys[n])
-
-    def record(n: int, response: httpx.Response) -> None:
-        code = load.receipt_code(response)
-        if response.status_code == 200 and code is not None:
-            acknowledged[keys[n]] = code
-            if len(acknowledged) >= ACKS_BEFORE_KILL:
-                enough.set()
-
-    stop = asyncio.Event()
-    loading = asyncio.create_task(load.run_load(
-        server.url, send, clients=CLIENTS, count=len(keys), duration=240, label="until killed",
-        setup=load.kiosk_setup, check=load.receipt_check, on_response=record, stop=stop,
-    ))
-    await asyncio.wait_for(enough.wait(), timeout=240)
+    run = AcknowledgedLoad(server.url, clients=CLIENTS, until=ACKS_BEFORE_KILL, label="until killed")
+    acknowledged, stop, loading = run.acknowledged, run.stop, run.task
+    await asyncio.wait_for(run.enough.wait(), timeout=240)
     # Power cut, as far as the process knows: no shutdown, requests in flight.
     server.kill()
     stop.set()
@@ -62,7 +52,7 @@ async def test_acknowledged_submissions_survive_a_killed_server(server_factory: 
     assert set(statuses.values()) == {200}
 
     # The kiosks retry what got no answer: with the same keys, each is stored exactly once.
-    unanswered = [k for k in keys[:sent] if k not in acknowledged]
+    unanswered = [k for k in run.keys[:sent] if k not in acknowledged]
 
     async def resend(v: load.VirtualClient, n: int) -> httpx.Response:
         return await load.kiosk_submit(v, n, key=unanswered[n])
