@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback.models import Partner, Site, User, UserSite
+from feedback.domain import admin
+from feedback.domain.access import Actor
+from feedback.i18n import translate
+from feedback.models import Partner, Site, User
 from feedback.models.organisations import PARTNER_ROLES, ROLES
 from feedback.passwords import MIN_LENGTH, hash_password
 
@@ -43,16 +46,19 @@ async def create_user(
             raise AccountError(f"unknown partner {partner_slug!r}")
     if role in PARTNER_ROLES and partner is None:
         raise AccountError(f"the role {role} needs --partner")
-    sites = []
+    site_ids = []
     for code in site_codes or []:
         site = await session.scalar(select(Site).where(Site.code == code.upper()))
         if site is None:
             raise AccountError(f"unknown site {code!r}")
-        sites.append(site)
-    user = User(login=login, name=name, role=role, password_hash=hash_password(password),
-                partner_id=partner.id if partner else None, locale=locale, email=email)
-    session.add(user)
-    await session.flush()
-    for site in sites:
-        session.add(UserSite(user_id=user.id, site_id=site.id))
+        site_ids.append(site.id)
+    # The same creation as the admin pages (checks, admin log), then the chosen password.
+    try:
+        user = await admin.create_user(
+            session, Actor("system", label="cli"), login=login, name=name, role=role,
+            partner_id=partner.id if partner else None, locale=locale, email=email, site_ids=site_ids,
+        )
+    except admin.ConfigError as exc:
+        raise AccountError(translate(exc.message, "en") % exc.params) from exc
+    user.password_hash = hash_password(password)
     return user
