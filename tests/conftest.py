@@ -144,6 +144,9 @@ def pg_work_database(template_database: str) -> Iterator[tuple[str, PgSnapshot]]
 @pytest.fixture
 def database_url(request: pytest.FixtureRequest, template_database: str, tmp_path: Path) -> Iterator[str]:
     """A database in the seeded state for one test (a file copy on SQLite, a reset on PostgreSQL)."""
+    from feedback.domain import reference
+
+    reference.forget()  # the same URL may now hold other data (PostgreSQL is reset in place)
     if is_postgres():
         url, snapshot = request.getfixturevalue("pg_work_database")
         asyncio.run(snapshot.restore())

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback import codes
+from feedback.domain.reference import NOTIFIED_ROLES, NOTIFIED_ROLES_SENSITIVE
 from feedback.i18n import N_, translate
 from feedback.models import FeedbackItem, OutboxMessage, Partner, User, utcnow
 
@@ -28,8 +30,7 @@ STATUS_LABELS = {
 }
 
 
-def enqueue(
-    session: AsyncSession,
+def message_row(
     *,
     channel: str,
     recipient: str,
@@ -39,19 +40,24 @@ def enqueue(
     item: FeedbackItem | None = None,
     subject: str | None = None,
     now: datetime | None = None,
-) -> OutboxMessage:
+) -> dict[str, Any]:
+    """The columns of one outbox message (inserted one by one, or many at once by intake)."""
+    return {
+        "channel": channel,
+        "recipient": recipient,
+        "subject": subject,
+        "body": body,
+        "purpose": purpose,
+        "locale": locale,
+        "item_id": item.id if item is not None else None,
+        "next_attempt_at": now or utcnow(),
+        "message_key": uuid.uuid4().hex,
+    }
+
+
+def enqueue(session: AsyncSession, **fields: Any) -> OutboxMessage:
     """Add one message to the outbox (the caller's transaction commits it)."""
-    message = OutboxMessage(
-        channel=channel,
-        recipient=recipient,
-        subject=subject,
-        body=body,
-        purpose=purpose,
-        locale=locale,
-        item_id=item.id if item is not None else None,
-        next_attempt_at=now or utcnow(),
-        message_key=uuid.uuid4().hex,
-    )
+    message = OutboxMessage(**message_row(**fields))
     session.add(message)
     return message
 
@@ -67,8 +73,7 @@ async def _partner_recipients(
     For a sensitive (S2/S3) item only managers and safeguarding officers are told: agents may
     not open such items, so a message would only tell them one exists.
     """
-    roles = ["partner_manager", "safeguarding_officer"] if sensitive else [
-        "partner_manager", "partner_agent", "safeguarding_officer"]
+    roles = NOTIFIED_ROLES_SENSITIVE if sensitive else NOTIFIED_ROLES
     users = (
         await session.execute(
             select(User.email, User.locale).where(
@@ -95,8 +100,17 @@ async def notify_assignment(
     session: AsyncSession, item: FeedbackItem, partner_id: int, base_url: str, purpose: str = "assigned"
 ) -> None:
     """Tell a partner's staff that an item is now theirs."""
-    sensitive = item.sensitivity in SENSITIVE
-    for email, locale in await _partner_recipients(session, partner_id, sensitive=sensitive):
+    recipients = await _partner_recipients(session, partner_id, sensitive=item.sensitivity in SENSITIVE)
+    for row in assignment_messages(item, recipients, base_url, purpose):
+        session.add(OutboxMessage(**row))
+
+
+def assignment_messages(
+    item: FeedbackItem, recipients: list[tuple[str, str]], base_url: str, purpose: str = "assigned"
+) -> list[dict[str, Any]]:
+    """The outbox rows telling ``recipients`` (e-mail, locale) that an item is theirs."""
+    rows = []
+    for email, locale in recipients:
         subject = translate("New feedback to answer: %(code)s", locale) % {"code": codes.display(item.tracking_code)}
         body = translate(
             "New feedback %(code)s has been assigned to your organisation. "
@@ -107,8 +121,9 @@ async def notify_assignment(
             "deadline": item.acknowledge_by.strftime("%Y-%m-%d %H:%M") if item.acknowledge_by else "-",
             "url": _item_url(base_url, item),
         }
-        enqueue(session, channel="email", recipient=email, subject=subject, body=body,
-                purpose=purpose, locale=locale, item=item)
+        rows.append(message_row(channel="email", recipient=email, subject=subject, body=body,
+                                purpose=purpose, locale=locale, item=item))
+    return rows
 
 
 async def notify_escalation(

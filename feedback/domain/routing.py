@@ -34,43 +34,47 @@ def pick_rule(rules: Iterable[RoutingRule], site_id: int, topic_id: int) -> Rout
     return max(matching, key=rank, default=None)
 
 
-async def rule_partner_id(session: AsyncSession, site_id: int, topic_id: int) -> int:
-    """The partner the rules choose for a site and topic (the default partner otherwise)."""
-    rules = (
-        await session.scalars(
-            select(RoutingRule).where(
-                or_(RoutingRule.site_id == site_id, RoutingRule.site_id.is_(None)),
-                or_(RoutingRule.topic_id == topic_id, RoutingRule.topic_id.is_(None)),
-            )
-        )
-    ).all()
-    rule = pick_rule(rules, site_id, topic_id)
-    if rule is not None:
-        return rule.partner_id
-    default = await session.scalar(select(Partner.id).where(Partner.is_default).order_by(Partner.id).limit(1))
-    if default is None:
+def reason_for(item: FeedbackItem) -> str:
+    """Why the item went where it went, as its routed event says."""
+    return "sensitive" if item.sensitivity in SENSITIVE else "rule"
+
+
+def choose(
+    item: FeedbackItem,
+    rules: Iterable[RoutingRule],
+    *,
+    default_partner_id: int | None,
+    safeguarding_partner_id: int | None,
+) -> tuple[int, int | None, str]:
+    """(partner, shared partner, reason) for an item, from the rules and the special partners."""
+    rules = tuple(rules)
+    rule = pick_rule(rules, item.site_id, item.topic_id)
+    by_rule = rule.partner_id if rule is not None else default_partner_id
+    if item.sensitivity in SENSITIVE:
+        if safeguarding_partner_id is None:
+            raise RoutingError("no safeguarding partner is configured")
+        # Managers of the partner concerned may read S2; S3 never reaches the facility.
+        return safeguarding_partner_id, by_rule if item.sensitivity == "S2" else None, reason_for(item)
+    if by_rule is None:
         raise RoutingError("no routing rule matches and no default partner is configured")
-    return default
-
-
-async def safeguarding_partner_id(session: AsyncSession) -> int:
-    partner = await session.scalar(
-        select(Partner.id).where(Partner.is_safeguarding).order_by(Partner.id).limit(1)
-    )
-    if partner is None:
-        raise RoutingError("no safeguarding partner is configured")
-    return partner
+    return by_rule, None, reason_for(item)
 
 
 async def route(session: AsyncSession, item: FeedbackItem) -> tuple[int, str]:
     """Choose the item's partner; returns (partner id, reason for the routed event)."""
-    if item.sensitivity in SENSITIVE:
-        partner_id = await safeguarding_partner_id(session)
-        if item.sensitivity == "S2":
-            # Managers of the partner concerned may read S2; S3 never reaches the facility.
-            item.shared_partner_id = await rule_partner_id(session, item.site_id, item.topic_id)
-        else:
-            item.shared_partner_id = None
-        return partner_id, "sensitive"
-    item.shared_partner_id = None
-    return await rule_partner_id(session, item.site_id, item.topic_id), "rule"
+    rules = (
+        await session.scalars(
+            select(RoutingRule).where(
+                or_(RoutingRule.site_id == item.site_id, RoutingRule.site_id.is_(None)),
+                or_(RoutingRule.topic_id == item.topic_id, RoutingRule.topic_id.is_(None)),
+            )
+        )
+    ).all()
+    default = await session.scalar(select(Partner.id).where(Partner.is_default).order_by(Partner.id).limit(1))
+    safeguarding = await session.scalar(
+        select(Partner.id).where(Partner.is_safeguarding).order_by(Partner.id).limit(1)
+    )
+    partner_id, item.shared_partner_id, reason = choose(
+        item, rules, default_partner_id=default, safeguarding_partner_id=safeguarding
+    )
+    return partner_id, reason

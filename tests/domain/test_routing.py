@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.db import Database
-from feedback.domain import intake, routing
+from feedback.domain import intake, reference, routing
 from feedback.models import Event, FeedbackItem, OutboxMessage, Partner, RoutingRule, Site, Topic
 
 
@@ -43,7 +44,7 @@ async def test_precedence_on_the_database(db: Database) -> None:
         s.add(Site(code="BKO-C1-NEW", name="Nouveau CSCOM", kind="cscom"))
     _, sites, _ = await ids(db)
     async with db.read() as s:
-        pick = routing.rule_partner_id
+        pick = rule_partner_id
         assert await pick(s, sites["BKO-C4-LAF"], topics["governance"]) == partners["asaco-laf"]  # (site, topic)
         assert await pick(s, sites["BKO-C4-LAF"], topics["chw"]) == partners["asaco-laf"]  # beats (any, topic)
         assert await pick(s, sites["BKO-C2-BAG"], topics["chw"]) == partners["programme-asc"]  # (any, topic)
@@ -53,12 +54,21 @@ async def test_precedence_on_the_database(db: Database) -> None:
         await s.execute(delete(RoutingRule).where(RoutingRule.site_id.is_(None), RoutingRule.topic_id.is_(None)))
     async with db.read() as s:
         # Nothing matches: the platform's default partner.
-        assert await routing.rule_partner_id(s, sites["BKO-C1-NEW"], topics["welcome"]) == partners["ong-sante-mere-enfant"]
+        assert await rule_partner_id(s, sites["BKO-C1-NEW"], topics["welcome"]) == partners["ong-sante-mere-enfant"]
     async with db.write() as s, s.begin():
         await s.execute(Partner.__table__.update().values(is_default=False))
     async with db.read() as s:
         with pytest.raises(routing.RoutingError):
-            await routing.rule_partner_id(s, sites["BKO-C1-NEW"], topics["welcome"])
+            await rule_partner_id(s, sites["BKO-C1-NEW"], topics["welcome"])
+
+
+async def rule_partner_id(session: AsyncSession, site_id: int, topic_id: int) -> int:
+    """The partner an S1 item of this site and topic goes to, through the cached configuration."""
+    ref = await reference.current(session)
+    item = FeedbackItem(site_id=site_id, topic_id=topic_id, sensitivity="S1")
+    partner_id, _, _ = routing.choose(item, ref.rules, default_partner_id=ref.default_partner_id,
+                                      safeguarding_partner_id=ref.safeguarding_partner_id)
+    return partner_id
 
 
 def submission(topic: str = "welcome", code: str | None = None, site: str = "BKO-C4-LAF", **kw: object) -> intake.Submission:
