@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+
+from feedback import sqlite_inline
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -21,13 +24,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int = 10000) -> None:
     # Set on every connection: WAL lets readers run beside the one writer; NORMAL is durable
     # with WAL across a process kill (only an OS crash can lose the last commits).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -37,15 +40,22 @@ def create_engine(url: str, *, writer: bool = False, **kwargs: Any) -> AsyncEngi
 
     A SQLite *writer* engine opens every transaction with ``BEGIN IMMEDIATE`` and holds one
     connection, so writers in this process queue in the pool instead of failing with
-    "database is locked" when a read transaction tries to upgrade to a write.
+    "database is locked" when a read transaction tries to upgrade to a write. Its statements
+    run on the event loop's thread (``feedback.sqlite_inline``), so a write transaction holds
+    the lock only as long as its own work takes.
     """
     if url.startswith("sqlite"):
+        busy_timeout_ms = 10000
         if writer:
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 60)
+            database = make_url(url).database
+            if database and database != ":memory:":
+                kwargs.setdefault("async_creator", sqlite_inline.connector(database, busy_timeout=10.0))
+                busy_timeout_ms = 0  # it waits for the lock asynchronously instead
         engine = create_async_engine(url, connect_args={"timeout": 10}, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", partial(_sqlite_pragmas, busy_timeout_ms=busy_timeout_ms))
         if writer:
             event.listen(engine.sync_engine, "connect", _autocommit_driver)
             event.listen(engine.sync_engine, "begin", _begin_immediate)

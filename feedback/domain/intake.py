@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from feedback import codes
-from feedback.domain import deadlines, notify, routing, stats
+from feedback.domain import deadlines, notify, reference, routing, stats
 from feedback.i18n import N_
 from feedback.media import Media
 from feedback.models import (
     Attachment,
     Event,
     FeedbackItem,
+    OutboxMessage,
     ReservedCode,
-    Site,
-    Topic,
-    TopicCode,
     utcnow,
 )
 from feedback.models.items import AGE_BANDS, CHANNELS, GENDERS
@@ -124,54 +126,48 @@ async def find_existing(session: AsyncSession, idempotency_key: str | None) -> F
     )
 
 
-async def store(
-    session: AsyncSession,
+def draft(
+    ref: reference.Reference,
     sub: Submission,
-    *,
-    base_url: str = "",
-    weekend: tuple[int, ...] = (5, 6),
-    now: datetime | None = None,
+    calendar: deadlines.Calendar,
+    now: datetime,
+    reserved: dict[str, ReservedCode],
 ) -> FeedbackItem:
-    """Check, store and route one submission in the caller's transaction.
+    """The item a submission becomes, routed and with its deadlines; raises ``Invalid``.
 
-    Raises ``Invalid`` with field errors; nothing is written then.
+    ``reserved`` holds the kiosk-reserved codes the batch asked for (loaded by the caller); a
+    code used here is marked used, so a second use in the same batch is refused.
     """
     errors = check(sub)
-    site = await session.scalar(select(Site).where(Site.code == sub.site_code.upper(), Site.active))
+    site = ref.site(sub.site_code)
     if site is None:
         errors["site"] = N_("Unknown health centre.")
-    topic = await session.scalar(select(Topic).where(Topic.slug == sub.topic_slug, Topic.active))
+    topic = ref.topic(sub.topic_slug)
     if topic is None:
         errors["topic"] = N_("Please choose what your feedback is about.")
     code = None
     if topic is not None and sub.code_slug:
-        code = await session.scalar(
-            select(TopicCode).where(TopicCode.topic_id == topic.id, TopicCode.slug == sub.code_slug)
-        )
+        code = ref.codes.get((topic.id, sub.code_slug))
         if code is None:
             errors["code"] = N_("Unknown code.")
-    tracking_code = codes.new_tracking_code()
-    while await session.get(ReservedCode, tracking_code) is not None:
-        # Held by a kiosk for an offline receipt: never give it to another item.
-        tracking_code = codes.new_tracking_code()
-    now = now or utcnow()
     submitted_at = now
     if sub.submitted_at is not None and abs(now - sub.submitted_at) <= MAX_CLOCK_SKEW:
         submitted_at = min(sub.submitted_at, now)
+    tracking_code = codes.new_tracking_code()
     if sub.reserved_code and site is not None:
-        reserved = await session.get(ReservedCode, codes.normalise(sub.reserved_code))
+        held = reserved.get(codes.normalise(sub.reserved_code))
         usable = (
-            reserved is not None
-            and reserved.kiosk_id == sub.kiosk_id
-            and reserved.used_at is None
-            and submitted_at <= reserved.expires_at
+            held is not None
+            and held.kiosk_id == sub.kiosk_id
+            and held.used_at is None
+            and submitted_at <= held.expires_at
         )
         if not usable:
             errors["reserved_code"] = N_("This receipt code was not reserved for this kiosk.")
         else:
-            assert reserved is not None
-            reserved.used_at = now
-            tracking_code = reserved.code
+            assert held is not None
+            held.used_at = now
+            tracking_code = held.code
     if errors:
         raise Invalid(errors)
     assert site is not None and topic is not None
@@ -203,34 +199,121 @@ async def store(
         received_at=now,
         updated_at=now,
     )
-    partner_id, reason = await routing.route(session, item)
-    item.partner_id = partner_id
-    calendar = await deadlines.load_calendar(session, weekend)
-    deadlines.set_deadlines(item, calendar, now)
-    session.add(item)
-    await session.flush()
-    if sub.voice is not None:
-        session.add(
-            Attachment(
-                item_id=item.id,
-                kind="voice",
-                content_type=sub.voice.content_type,
-                size=len(sub.voice.content),
-                sha256=sub.voice.sha256,
-                content=sub.voice.content,
-            )
-        )
-    session.add_all(
-        [
-            Event(item_id=item.id, kind="submitted", created_at=now, actor_label="submitter",
-                  public=True, to_status="received", data={"channel": sub.channel}),
-            Event(item_id=item.id, kind="routed", created_at=now, actor_label="system",
-                  public=True, partner_id=partner_id, data={"reason": reason}),
-        ]
+    item.partner_id, item.shared_partner_id, _reason = routing.choose(
+        item, ref.rules, default_partner_id=ref.default_partner_id,
+        safeguarding_partner_id=ref.safeguarding_partner_id,
     )
-    await stats.record(session, stats.EMPTY, item)
-    await notify.notify_assignment(session, item, partner_id, base_url)
+    deadlines.set_deadlines(item, calendar, now)
     return item
+
+
+async def store_many(
+    session: AsyncSession,
+    subs: Sequence[Submission],
+    *,
+    base_url: str = "",
+    weekend: tuple[int, ...] = (5, 6),
+    now: datetime | None = None,
+) -> list[FeedbackItem | Invalid]:
+    """Check, store and route submissions in the caller's transaction, with a few statements.
+
+    Returns, in order, each submission's new item or its ``Invalid`` (nothing of an invalid
+    submission is written; the others are). The statements do not grow with the number of
+    submissions: one INSERT per table, one upsert per aggregate table.
+    """
+    ref = await reference.current(session)
+    calendar = deadlines.Calendar(ref.deadline_rules, ref.holidays, weekend)
+    now = now or utcnow()
+    wanted = {codes.normalise(s.reserved_code) for s in subs if s.reserved_code}
+    reserved = {}
+    if wanted:
+        rows = await session.scalars(select(ReservedCode).where(ReservedCode.code.in_(wanted)))
+        reserved = {r.code: r for r in rows}
+    results: list[FeedbackItem | Invalid] = []
+    for sub in subs:
+        try:
+            results.append(draft(ref, sub, calendar, now, reserved))
+        except Invalid as invalid:
+            results.append(invalid)
+    drafts = [r for r in results if isinstance(r, FeedbackItem)]
+    if not drafts:
+        return results
+    await _avoid_reserved_codes(session, [
+        i for sub, i in zip(subs, results, strict=True) if isinstance(i, FeedbackItem) and not sub.reserved_code
+    ])
+    # Plain multi-row INSERTs: SQLite cannot return the new ids of many rows in order, so the
+    # items are read back by their (unique) tracking codes instead of inserted one by one.
+    await session.execute(insert(FeedbackItem), [_columns(i) for i in drafts])
+    stored = await session.scalars(
+        select(FeedbackItem).where(FeedbackItem.tracking_code.in_([i.tracking_code for i in drafts]))
+    )
+    by_code = {i.tracking_code: i for i in stored}
+    results = [by_code[r.tracking_code] if isinstance(r, FeedbackItem) else r for r in results]
+
+    events: list[dict[str, Any]] = []
+    voices: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    delta = stats.StatDelta()
+    for sub, item in zip(subs, results, strict=True):
+        if not isinstance(item, FeedbackItem):
+            continue
+        assert item.partner_id is not None
+        events += [
+            {"item_id": item.id, "kind": "submitted", "created_at": now, "actor_label": "submitter",
+             "public": True, "to_status": "received", "partner_id": None, "data": {"channel": sub.channel}},
+            {"item_id": item.id, "kind": "routed", "created_at": now, "actor_label": "system",
+             "public": True, "to_status": None, "partner_id": item.partner_id,
+             "data": {"reason": routing.reason_for(item)}},
+        ]
+        if sub.voice is not None:
+            voices.append({"item_id": item.id, "kind": "voice", "content_type": sub.voice.content_type,
+                           "size": len(sub.voice.content), "sha256": sub.voice.sha256,
+                           "content": sub.voice.content, "created_at": now})
+        delta.add(stats.EMPTY, stats.snapshot(item))
+        recipients = ref.recipients(item.partner_id, sensitive=item.sensitivity in routing.SENSITIVE)
+        messages += notify.assignment_messages(item, recipients, base_url)
+    # Rows of one kind together: the ORM sends each run of rows with the same columns at once.
+    await session.execute(insert(Event), sorted(events, key=lambda e: e["kind"] != "submitted"))
+    if voices:
+        await session.execute(insert(Attachment), voices)
+    if messages:
+        await session.execute(insert(OutboxMessage), messages)
+    await delta.write(session)
+    return results
+
+
+def _columns(item: FeedbackItem) -> dict[str, Any]:
+    """The column values ``draft`` gave a (transient) item."""
+    return {key: value for key, value in vars(item).items() if not key.startswith("_")}
+
+
+async def _avoid_reserved_codes(session: AsyncSession, items: list[FeedbackItem]) -> None:
+    # A code held by a kiosk for an offline receipt is never given to another item.
+    while items:
+        taken = set(await session.scalars(
+            select(ReservedCode.code).where(ReservedCode.code.in_([i.tracking_code for i in items]))
+        ))
+        items = [i for i in items if i.tracking_code in taken]
+        for item in items:
+            item.tracking_code = codes.new_tracking_code()
+
+
+async def store(
+    session: AsyncSession,
+    sub: Submission,
+    *,
+    base_url: str = "",
+    weekend: tuple[int, ...] = (5, 6),
+    now: datetime | None = None,
+) -> FeedbackItem:
+    """Check, store and route one submission in the caller's transaction.
+
+    Raises ``Invalid`` with field errors; nothing is written then.
+    """
+    [result] = await store_many(session, [sub], base_url=base_url, weekend=weekend, now=now)
+    if isinstance(result, Invalid):
+        raise result
+    return result
 
 
 async def submit_once(
@@ -240,24 +323,132 @@ async def submit_once(
     base_url: str = "",
     weekend: tuple[int, ...] = (5, 6),
 ) -> tuple[FeedbackItem, bool]:
-    """Store a submission exactly once; returns (item, created).
+    """Store a submission exactly once; returns (item, created). Raises ``Invalid``.
 
-    This function owns its transaction, because exactly-once needs it: a resend with the same
-    idempotency key, even one racing the first, finds the item already stored.
+    Submissions arriving together are written together, in one transaction (group commit):
+    on SQLite there is one writer, and one transaction of sixteen items holds it barely longer
+    than one of a single item. A resend with the same idempotency key, even one racing the
+    first in the same batch, gets the item already stored.
     """
-    for _attempt in range(3):
+    loop = asyncio.get_running_loop()
+    writers = _writers.setdefault(loop, {})
+    writer = writers.get((write, base_url, weekend))
+    if writer is None:
+        writer = writers[(write, base_url, weekend)] = GroupWriter(write, base_url=base_url, weekend=weekend)
+    result = await writer.submit(sub)
+    if isinstance(result, Invalid):
+        raise result
+    return result
+
+
+Outcome = tuple[FeedbackItem, bool] | Invalid
+MAX_BATCH = 64
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], GroupWriter]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class GroupWriter:
+    """Writes the submissions waiting in this process, a batch per transaction.
+
+    The first submission to arrive starts a drain task; the ones that arrive while a batch is
+    being written wait for the next. A batch that fails as a whole (a duplicate key inserted by
+    another process, say) is written again one submission at a time, so one bad submission
+    never costs the others theirs.
+    """
+
+    def __init__(self, write: async_sessionmaker[AsyncSession], *, base_url: str, weekend: tuple[int, ...]) -> None:
+        self.write = write
+        self.base_url = base_url
+        self.weekend = weekend
+        self.waiting: list[tuple[Submission, asyncio.Future[Outcome]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, sub: Submission) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.waiting.append((sub, future))
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._drain())
+        # Shielded: a request cancelled while waiting leaves its submission to be written.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        batch: list[tuple[Submission, asyncio.Future[Outcome]]] = []
         try:
-            async with write() as session, session.begin():
-                existing = await find_existing(session, sub.idempotency_key)
-                if existing is not None:
-                    return existing, False
-                item = await store(session, sub, base_url=base_url, weekend=weekend)
-            return item, True
-        except IntegrityError:
-            # Another request with the same key won the race (or, very rarely, the same
-            # random tracking code was drawn): look again, or try with a new code.
-            async with write() as session:
-                existing = await find_existing(session, sub.idempotency_key)
-            if existing is not None:
-                return existing, False
-    raise RuntimeError("could not store the submission after 3 attempts")
+            while self.waiting:
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                await self._write(batch)
+        except BaseException as exc:
+            for _sub, future in [*batch, *self.waiting]:
+                if not future.done():
+                    future.set_exception(RuntimeError(f"the intake writer stopped: {exc!r}"))
+            self.waiting = []
+            raise
+        finally:
+            self.task = None
+
+    async def _write(self, batch: list[tuple[Submission, asyncio.Future[Outcome]]]) -> None:
+        attempts = 3 if len(batch) == 1 else 1
+        for attempt in range(attempts):
+            try:
+                outcomes = await self._transaction([sub for sub, _ in batch])
+            except IntegrityError as exc:
+                # A key stored meanwhile by another process, or (very rarely) a tracking code
+                # drawn twice: alone, try again (the key is then found); together, one by one.
+                if len(batch) > 1:
+                    for entry in batch:
+                        await self._write([entry])
+                    return
+                if attempt == attempts - 1:
+                    _settle(batch[0][1], exception=RuntimeError(f"could not store the submission: {exc!r}"))
+            except Exception as exc:  # noqa: BLE001 (handed to the request that asked)
+                if len(batch) > 1:
+                    for entry in batch:
+                        await self._write([entry])
+                    return
+                _settle(batch[0][1], exception=exc)
+                return
+            else:
+                for (_sub, future), outcome in zip(batch, outcomes, strict=True):
+                    _settle(future, result=outcome)
+                return
+
+    async def _transaction(self, subs: list[Submission]) -> list[Outcome]:
+        async with self.write() as session, session.begin():
+            keys = [s.idempotency_key for s in subs if s.idempotency_key]
+            found: dict[str | None, Outcome] = {}
+            if keys:
+                rows = await session.scalars(select(FeedbackItem).where(FeedbackItem.idempotency_key.in_(keys)))
+                found = {i.idempotency_key: (i, False) for i in rows}
+            # The first submission of each key is stored; a resend in the same batch gets its item.
+            first: dict[str, int] = {}
+            new = []
+            for index, sub in enumerate(subs):
+                key = sub.idempotency_key
+                if key is None or (key not in found and key not in first):
+                    if key is not None:
+                        first[key] = index
+                    new.append(sub)
+            stored = await store_many(session, new, base_url=self.base_url, weekend=self.weekend)
+        outcome_of = {id(sub): (r if isinstance(r, Invalid) else (r, True)) for sub, r in zip(new, stored, strict=True)}
+        outcomes: list[Outcome] = []
+        for sub in subs:
+            if id(sub) in outcome_of:
+                outcomes.append(outcome_of[id(sub)])
+                continue
+            key = sub.idempotency_key
+            if key in found:
+                outcomes.append(found[key])
+            else:
+                original = outcome_of[id(subs[first[key]])]  # type: ignore[index]
+                outcomes.append(original if isinstance(original, Invalid) else (original[0], False))
+        return outcomes
+
+
+def _settle(future: asyncio.Future[Outcome], *, result: Outcome | None = None, exception: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ afterwards, in the same transaction: the counters move by exactly what changed.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -165,13 +166,18 @@ async def _upsert(
 ) -> None:
     """Add ``rows`` to the counters, creating missing rows (one executemany statement)."""
     dialect = session.get_bind().dialect.name
+    await session.execute(_upsert_statement(dialect, table, tuple(key_cols), tuple(add)), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: Table, key_cols: tuple[str, ...], add: tuple[str, ...]) -> Any:
+    # Built once per table: building ``excluded`` and the SET clause cost more than the upsert.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=list(key_cols),
         set_={name: table.c[name] + statement.excluded[name] for name in add},
     )
-    await session.execute(statement, rows)
 
 
 async def record(session: AsyncSession, before: Snapshot, item: FeedbackItem) -> None:
