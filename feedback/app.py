@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -79,6 +80,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # What is loaded at start-up (modules, templates) lives as long as the process: moved
+        # out of the garbage collector's sight, a full collection no longer pauses every
+        # request in flight for tens of milliseconds (docs/BENCHMARKS.md, tail latency).
+        gc.collect()
+        gc.freeze()
         yield
         await app.state.db.dispose()
 
@@ -99,6 +105,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     # Created here, not in the lifespan, so in-process test clients work without it.
     app.state.db = Database(settings.database_url)
-    app.state.templates = build_templates()
+    app.state.templates = build_templates(auto_reload=settings.env == "development")
     app.state.rate_limiter = RateLimiter()
     return app

@@ -83,10 +83,11 @@ def percent_filter(value: float | None) -> str:
     return format_percent(value, locale=_babel_locale())
 
 
-def build_environment() -> Environment:
-    """The one Jinja2 environment of the app."""
+def build_environment(*, auto_reload: bool = True) -> Environment:
+    """The one Jinja2 environment of the app (``auto_reload`` checks files on every render)."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
+        auto_reload=auto_reload,
         autoescape=select_autoescape(("html", "xml", "svg"), default=True),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
@@ -116,7 +117,7 @@ def _request_context(request: Any) -> dict[str, Any]:
     """What every page may use: its language, the CSRF token, the signed-in user."""
 
     def static(path: str) -> str:
-        return str(request.url_for("static", path=versioned_static_path(path)).path)
+        return request.scope.get("root_path", "") + _static_url(request.app, path)
 
     state = request.scope.get("state", {})
     return {
@@ -128,6 +129,12 @@ def _request_context(request: Any) -> dict[str, Any]:
     }
 
 
-def build_templates() -> Jinja2Blocks:
+@cache
+def _static_url(app: Any, path: str) -> str:
+    # Looked up once per file: the route table walk showed in every page's profile.
+    return str(app.url_path_for("static", path=versioned_static_path(path)))
+
+
+def build_templates(*, auto_reload: bool = True) -> Jinja2Blocks:
     """Starlette templates (with block rendering for htmx fragments)."""
-    return Jinja2Blocks(env=build_environment(), context_processors=[_request_context])
+    return Jinja2Blocks(env=build_environment(auto_reload=auto_reload), context_processors=[_request_context])
