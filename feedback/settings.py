@@ -56,6 +56,8 @@ class Settings:
     auto_close_days: int = 14
     kiosk_silent_days: int = 2
     min_items_for_rates: int = 10
+    # Board figures are kept this long per process (0: computed on every request).
+    board_cache_seconds: int = 20
     sms_secret: str = ""
     sms_sender: str = "log"
     sms_gateway_url: str = ""
@@ -204,6 +206,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         auto_close_days=_int(env, "FEEDBACK_AUTO_CLOSE_DAYS", 14),
         kiosk_silent_days=_int(env, "FEEDBACK_KIOSK_SILENT_DAYS", 2),
         min_items_for_rates=_int(env, "FEEDBACK_MIN_ITEMS_FOR_RATES", 10),
+        board_cache_seconds=_int(env, "FEEDBACK_BOARD_CACHE_SECONDS", 20),
         sms_secret=env.get("FEEDBACK_SMS_SECRET", ""),
         sms_sender=_choice(env, "FEEDBACK_SMS_SENDER", "log", ("log", "http")),
         sms_gateway_url=env.get("FEEDBACK_SMS_GATEWAY_URL", ""),

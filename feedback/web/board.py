@@ -32,8 +32,6 @@ from feedback.web.templating import number_filter, percent_filter
 DEVICE_COOKIE = "device"
 DEVICE_MAX_AGE = 2 * 365 * 86400
 # Boards are read far more often than feedback arrives: figures may be this many seconds old.
-# The aggregates make a board cheap already; the cache keeps its time flat as data grows.
-BOARD_CACHE_SECONDS = 20.0
 SMALL_COUNT = 5
 DISPLAY_SECONDS = 20
 DISPLAY_ITEMS = 3
@@ -177,7 +175,8 @@ def _rules(request: Request, *, suppress_small: bool) -> PublicRules:
 def _cache(request: Request) -> q.TTLCache:
     cache = getattr(request.app.state, "board_cache", None)
     if cache is None:
-        cache = q.TTLCache(BOARD_CACHE_SECONDS)
+        # The aggregates make a board cheap already; the cache spares repeated views of it.
+        cache = q.TTLCache(request.app.state.settings.board_cache_seconds)
         request.app.state.board_cache = cache
     return cache  # type: ignore[no-any-return]
 

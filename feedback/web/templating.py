@@ -117,7 +117,9 @@ def _request_context(request: Any) -> dict[str, Any]:
     """What every page may use: its language, the CSRF token, the signed-in user."""
 
     def static(path: str) -> str:
-        return request.scope.get("root_path", "") + _static_url(request.app, path)
+        # The application's own prefix (behind a proxy), not that of the mount serving the page.
+        scope = request.scope
+        return scope.get("app_root_path", scope.get("root_path", "")) + _static_url(request.app, path)
 
     state = request.scope.get("state", {})
     return {
