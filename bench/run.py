@@ -248,7 +248,7 @@ async def measure_pages(report: Report, plan: Plan, scratch: Path, database: Pat
         for name, urls in list(paths.items()):
             # A path that redirects (``/board`` → ``/board/``) is measured at its target.
             async with httpx.AsyncClient(timeout=120) as http:
-                final = (await http.get(server.url + urls[0], follow_redirects=True)).url.path
+                final = (await http.get(server.url + urls[0], follow_redirects=True)).url.raw_path.decode()
             if final != urls[0] and len(urls) == 1:
                 report.notes.append(f"`{urls[0]}` answers with a redirect to `{final}`: measured `{final}`")
                 urls = [final]
