@@ -85,20 +85,15 @@ def install_timers(timers: Timers, app: object) -> None:
     """Wrap the steps of a kiosk submission (see web/kiosk.py and domain/intake.py)."""
     from sqlalchemy import event
 
-    from feedback.domain import deadlines, intake, notify, routing, stats
-    from feedback.queries import places
+    from feedback.domain import intake, reference, stats
     from feedback.web import csrf, kiosk
 
     timers.wrap(csrf.CSRFMiddleware, "_read_token", "CSRF: read body + parse token")
-    timers.wrap(places, "site_by_code", "site lookup (read)")
-    timers.wrap(places, "active_topics", "active topics (read, per request)")
-    timers.wrap(kiosk, "submit_once", "submit_once (whole write transaction)")
-    timers.wrap(intake, "find_existing", "  idempotency lookup")
-    timers.wrap(intake, "store", "  intake.store")
-    timers.wrap(routing, "route", "    routing.route")
-    timers.wrap(deadlines, "load_calendar", "    deadlines.load_calendar")
-    timers.wrap(stats, "record", "    stats.record (upserts)")
-    timers.wrap(notify, "notify_assignment", "    notify_assignment (outbox)")
+    timers.wrap(reference, "read", "configuration (in memory; read when changed)")
+    timers.wrap(kiosk, "submit_once", "submit_once (waiting for the batch + its transaction)")
+    timers.wrap(intake.GroupWriter, "_transaction", "  one batch's transaction (per submission: shared)")
+    timers.wrap(intake, "store_many", "    intake.store_many")
+    timers.wrap(stats.StatDelta, "write", "      aggregate upserts")
     timers.wrap(kiosk, "_qr_svg", "QR code (segno SVG)")
     timers.wrap(kiosk, "_render", "receipt template rendering")
 

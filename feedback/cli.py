@@ -106,7 +106,7 @@ async def _seed_demo(settings: Settings, args: argparse.Namespace) -> int:
             accounts_lines = [(u.login, u.role) for u in users]
         else:
             accounts_lines = [(a.login, a.role) for a in accounts]
-        print("\nDemo sign-in (password for every demo account: %s):" % DEMO_PASSWORD)
+        print(f"\nDemo sign-in (password for every demo account: {DEMO_PASSWORD}):")
         for login, role in accounts_lines:
             print(f"  {login:<14} {role}")
         print()
@@ -173,7 +173,7 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
 
     db = Database(settings.database_url)
     try:
-        with open(args.file, encoding="utf-8-sig", newline="") as handle:
+        with open(args.file, encoding="utf-8-sig", newline="") as handle:  # noqa: ASYNC230 (a one-shot command)
             text = handle.read()
         async with db.write() as session, session.begin():
             count = await imports.import_csv(session, args.kind, text, filename=args.file,
@@ -203,7 +203,7 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from feedback.queries import exports
 
     db = Database(settings.database_url)
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: ASYNC230, SIM115
     try:
         async with db.read() as session:
             chunks = exports.csv_chunks if args.format == "csv" else exports.json_chunks

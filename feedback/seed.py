@@ -36,7 +36,7 @@ from feedback.passwords import hash_password
 from feedback.taxonomy_seed import FIXED_HOLIDAYS, TOPICS
 from feedback.text import fold
 
-DEMO_PASSWORD = "sauti-demo-2026"
+DEMO_PASSWORD = "sauti-demo-2026"  # noqa: S105 (the demo's published password, README)
 
 COMMUNES = [
     ("C1", "Commune I"), ("C2", "Commune II"), ("C3", "Commune III"),

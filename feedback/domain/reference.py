@@ -173,6 +173,9 @@ def _fresh(key: str) -> Reference | None:
 
 async def read(db: Any) -> Reference:
     """The configuration through a ``Database``, opening a read session only to reload it."""
+    reference = _fresh(db.engine.url.render_as_string(hide_password=True))
+    if reference is not None:
+        return reference
     async with db.read() as session:
         return await current(session)
 
