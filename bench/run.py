@@ -120,11 +120,12 @@ def copy_database(source: Path, target: Path) -> None:
 
 
 def catch_up_schema(path: Path) -> list[str]:
-    """Bring a copied database up to the current models: tables, nullable columns, indexes.
+    """Bring a copied, migrated database up to the current models: nullable columns, indexes.
 
-    The single initial migration is regenerated while the schema is young, so a database made
-    earlier may lack a column added since. Returns what was added; raises when a missing column
-    cannot be added in place (the caller then generates a fresh database).
+    The initial migration was regenerated while the schema was young, so a database made before
+    0002 may lack a column added since; ``feedback migrate`` cannot know. Returns what was added;
+    raises when a missing column cannot be added in place (the caller then generates a fresh
+    database).
     """
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.schema import CreateColumn, CreateIndex
@@ -347,6 +348,9 @@ async def run(args: argparse.Namespace) -> Report:
             if not args.quick and source_exists:
                 copy_database(source, big_db)
                 try:
+                    # The real upgrade path first (it fills new aggregate tables), then whatever
+                    # a database from before versioned migrations still lacks.
+                    feedback_cli(servers.app_env(f"sqlite+aiosqlite:///{big_db}", big_db.parent), "migrate")
                     added = catch_up_schema(big_db)
                     copied = True
                 except RuntimeError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +17,18 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feedback.models import DueStat, DurationStat, EquityStat, FeedbackItem, TopicStat
+from feedback.models import (
+    DueMonthStat,
+    DueStat,
+    DurationStat,
+    EquityStat,
+    FeedbackItem,
+    NationalDurationStat,
+    NationalEquityStat,
+    NationalTopicStat,
+    PlaceStat,
+    TopicStat,
+)
 from feedback.models.stats import COUNTERS
 
 StatKey = tuple[Any, ...]
@@ -37,7 +48,7 @@ class Snapshot:
 EMPTY = Snapshot(None, None, ())
 
 
-def month_of(moment: datetime) -> date:
+def month_of(moment: date) -> date:
     return date(moment.year, moment.month, 1)
 
 
@@ -120,27 +131,56 @@ class StatDelta:
         if after.due is not None:
             self.due[after.due] += 1
 
+    def national(self) -> StatDelta:
+        """The same differences without site and partner: the national roll-ups."""
+        rollup = StatDelta()
+        # (month, site, partner, topic, type, protected) -> (month, topic, type)
+        rollup.topic = _rolled_up(self.topic, lambda key: (key[0], key[3], key[4]))
+        # (month, site, partner, gender, age band, protected) -> (month, gender, age band)
+        rollup.equity = _rolled_up(self.equity, lambda key: (key[0], key[3], key[4]))
+        # (month, site, partner, metric, days, protected) -> (month, metric, days)
+        for key, n in self.duration.items():
+            rollup.duration[(key[0], key[3], key[4])] += n
+        return rollup
+
+    def places(self) -> dict[StatKey, Counter[str]]:
+        """(month, site, partner, protected) counters, whatever the topic: the rankings."""
+        return _rolled_up(self.topic, lambda key: (key[0], key[1], key[2], key[5]))
+
+    def due_months(self) -> Counter[StatKey]:
+        """(month of the deadline, site, partner, protected) counts of open items."""
+        result: Counter[StatKey] = Counter()
+        for (day, site, partner, protected), n in self.due.items():
+            result[(month_of(day), site, partner, protected)] += n
+        return result
+
     async def write(self, session: AsyncSession) -> None:
         topic_cols = ("month", "site_id", "partner_id", "topic_id", "feedback_type", "protected")
         equity_cols = ("month", "site_id", "partner_id", "gender", "age_band", "protected")
+        duration_cols = ("month", "site_id", "partner_id", "metric", "days", "protected")
         await _upsert_counters(session, TopicStat.__table__, topic_cols, self.topic)
         await _upsert_counters(session, EquityStat.__table__, equity_cols, self.equity)
-        duration_cols = ("month", "site_id", "partner_id", "metric", "days", "protected")
-        rows = [
-            dict(zip(duration_cols, key, strict=True)) | {"count": n}
-            for key, n in sorted(self.duration.items(), key=_sort_key)
-            if n
-        ]
-        if rows:
-            await _upsert(session, DurationStat.__table__, duration_cols, rows, ("count",))
-        due_cols = ("due_day", "site_id", "partner_id", "protected")
-        rows = [
-            dict(zip(due_cols, key, strict=True)) | {"count": n}
-            for key, n in sorted(self.due.items(), key=_sort_key)
-            if n
-        ]
-        if rows:
-            await _upsert(session, DueStat.__table__, due_cols, rows, ("count",))
+        await _upsert_counts(session, DurationStat.__table__, duration_cols, self.duration)
+        await _upsert_counts(session, DueStat.__table__, ("due_day", "site_id", "partner_id", "protected"), self.due)
+        await _upsert_counts(session, DueMonthStat.__table__, ("due_month", "site_id", "partner_id", "protected"),
+                             self.due_months())
+        place_cols = ("month", "site_id", "partner_id", "protected")
+        await _upsert_counters(session, PlaceStat.__table__, place_cols, self.places())
+        national = self.national()
+        await _upsert_counters(session, NationalTopicStat.__table__, ("month", "topic_id", "feedback_type"),
+                               national.topic)
+        await _upsert_counters(session, NationalEquityStat.__table__, ("month", "gender", "age_band"),
+                               national.equity)
+        await _upsert_counts(session, NationalDurationStat.__table__, ("month", "metric", "days"), national.duration)
+
+
+def _rolled_up(
+    source: dict[StatKey, Counter[str]], key_of: Callable[[StatKey], StatKey]
+) -> dict[StatKey, Counter[str]]:
+    result: dict[StatKey, Counter[str]] = {}
+    for key, delta in source.items():
+        result.setdefault(key_of(key), Counter()).update(delta)
+    return result
 
 
 def _sort_key(entry: tuple[StatKey, Any]) -> tuple[str, ...]:
@@ -159,6 +199,18 @@ async def _upsert_counters(
             rows.append(dict(zip(cols, key, strict=True)) | values)
     if rows:
         await _upsert(session, table, cols, rows, COUNTERS)
+
+
+async def _upsert_counts(
+    session: AsyncSession, table: Any, key_cols: tuple[str, ...], deltas: Counter[StatKey]
+) -> None:
+    rows = [
+        dict(zip(key_cols, key, strict=True)) | {"count": n}
+        for key, n in sorted(deltas.items(), key=_sort_key)
+        if n
+    ]
+    if rows:
+        await _upsert(session, table, key_cols, rows, ("count",))
 
 
 async def _upsert(

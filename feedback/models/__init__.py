@@ -7,7 +7,17 @@ from feedback.models.organisations import ApiKey, Partner, User, UserSite
 from feedback.models.outbox import OutboxMessage
 from feedback.models.places import Area, Kiosk, ReservedCode, Site
 from feedback.models.security import LoginAttempt, UsedToken
-from feedback.models.stats import DueStat, DurationStat, EquityStat, TopicStat
+from feedback.models.stats import (
+    DueMonthStat,
+    DueStat,
+    DurationStat,
+    EquityStat,
+    NationalDurationStat,
+    NationalEquityStat,
+    NationalTopicStat,
+    PlaceStat,
+    TopicStat,
+)
 from feedback.models.taxonomy import (
     DeadlineRule,
     Dhis2Mapping,
@@ -25,6 +35,7 @@ __all__ = [
     "Attachment",
     "DeadlineRule",
     "Dhis2Mapping",
+    "DueMonthStat",
     "DueStat",
     "DurationStat",
     "EquityStat",
@@ -34,8 +45,12 @@ __all__ = [
     "InboundSms",
     "Kiosk",
     "LoginAttempt",
+    "NationalDurationStat",
+    "NationalEquityStat",
+    "NationalTopicStat",
     "OutboxMessage",
     "Partner",
+    "PlaceStat",
     "ReservedCode",
     "RoutingRule",
     "Site",

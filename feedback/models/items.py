@@ -90,12 +90,14 @@ class FeedbackItem(Base):
         Index("ix_feedback_item_partner_due", "partner_id", "status", "due_at"),
         Index("ix_feedback_item_partner_received", "partner_id", "received_at"),
         Index("ix_feedback_item_site_received", "site_id", "received_at"),
-        # "Overdue now" on the boards counts only open items with a deadline.
+        # "Overdue now" on the boards counts only open items with a deadline, per site, partner
+        # and S3 or not, from this index alone.
         Index(
             "ix_feedback_item_due_open",
             "due_at",
             "site_id",
             "partner_id",
+            "sensitivity",
             sqlite_where=text("due_at IS NOT NULL"),
             postgresql_where=text("due_at IS NOT NULL"),
         ),

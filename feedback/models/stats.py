@@ -128,3 +128,77 @@ class DueStat(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"))
     protected: Mapped[bool] = mapped_column(default=False)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- National roll-ups ---------------------------------------------------------------------
+# The national board would otherwise add up every site × partner row of the tables above
+# (tens of thousands at a million items). These hold the same counters without the site and
+# partner dimensions, written by the same ``StatDelta`` in the same transaction. They include
+# S3 items: national totals are the one place S3 counts.
+
+
+class DueMonthStat(Base):
+    """``stat_due`` by month of the deadline: "overdue now" nationally adds up the months before
+    this one from here and only this month's days from ``stat_due``."""
+
+    __tablename__ = "stat_due_month"
+    __table_args__ = (
+        UniqueConstraint("due_month", "site_id", "partner_id", "protected", name="uq_stat_due_month_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    due_month: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"), index=True)
+    protected: Mapped[bool] = mapped_column(default=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlaceStat(_Counters, Base):
+    """Counters per month × site × partner, whatever the topic: the national rankings."""
+
+    __tablename__ = "stat_place"
+    __table_args__ = (UniqueConstraint("month", "site_id", "partner_id", "protected", name="uq_stat_place_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id", ondelete="CASCADE"), index=True)
+    protected: Mapped[bool] = mapped_column(default=False)
+
+
+class NationalTopicStat(_Counters, Base):
+    """Counters per month × topic × type over the whole country."""
+
+    __tablename__ = "stat_national_topic"
+    __table_args__ = (UniqueConstraint("month", "topic_id", "feedback_type", name="uq_stat_national_topic_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"), index=True)
+    feedback_type: Mapped[str] = mapped_column(String(16))
+
+
+class NationalEquityStat(_Counters, Base):
+    """Counters per month × self-described gender and age band over the whole country."""
+
+    __tablename__ = "stat_national_equity"
+    __table_args__ = (UniqueConstraint("month", "gender", "age_band", name="uq_stat_national_equity_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(12))
+    age_band: Mapped[str] = mapped_column(String(12))
+
+
+class NationalDurationStat(Base):
+    """Days to acknowledge or resolve (for medians) over the whole country."""
+
+    __tablename__ = "stat_national_duration"
+    __table_args__ = (UniqueConstraint("month", "metric", "days", name="uq_stat_national_duration_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(12))
+    days: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)

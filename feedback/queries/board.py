@@ -3,7 +3,9 @@
 Nothing here scans ``feedback_item`` except two indexed reads: "overdue now" (on the partial
 index of open items with a deadline) and the "You said, we did" list (on the index of published
 items). Everything else sums ``stat_topic``, ``stat_equity`` and ``stat_duration`` filtered by a
-month range and a site or partner. S3 items (``protected``) count only on the national board.
+month range and a site or partner; the national board sums their roll-ups without site and
+partner (``stat_national_*``, and ``stat_place`` for its rankings), so it reads hundreds of rows
+rather than tens of thousands. S3 items (``protected``) count only on the national board.
 
 The functions return raw numbers; ``feedback.web.board`` applies the public display rules
 (fewer than 5, minimum items for rates) so tests can compare every figure with a direct count.
@@ -23,11 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.i18n import N_
 from feedback.models import (
+    DueMonthStat,
     DueStat,
     DurationStat,
     EquityStat,
     FeedbackItem,
     Kiosk,
+    NationalDurationStat,
+    NationalEquityStat,
+    NationalTopicStat,
+    PlaceStat,
     Site,
     Topic,
     TopicStat,
@@ -179,16 +186,17 @@ async def figures(
     """All figures of one board (``rankings`` adds the per-site and per-partner tables)."""
     first, last = period_months(period, now.date())
     trend_first = month_add(last, -(TREND_MONTHS - 1))
+    topic_stat, equity_stat, duration_stat = _tables(scope)
 
     # Grouped in SQL (a few rows each), so a board adds up tens of rows, not thousands.
-    by_month = await _topic_grouped(session, TopicStat.month, scope, min(first, trend_first), last)
+    by_month = await _grouped_by_month(session, topic_stat, scope, min(first, trend_first), last)
     by_topic: dict[int, Counts] = {}
     by_type: dict[str, Counts] = {}
     rows = (
         await session.execute(
-            select(TopicStat.topic_id, TopicStat.feedback_type, *_sums(TopicStat))
-            .where(*_filters(TopicStat, scope, first, last))
-            .group_by(TopicStat.topic_id, TopicStat.feedback_type)
+            select(topic_stat.topic_id, topic_stat.feedback_type, *_sums(topic_stat))
+            .where(*_filters(topic_stat, scope, first, last))
+            .group_by(topic_stat.topic_id, topic_stat.feedback_type)
         )
     ).all()
     for row in rows:
@@ -203,9 +211,9 @@ async def figures(
 
     equity_rows = (
         await session.execute(
-            select(EquityStat.gender, EquityStat.age_band, *_sums(EquityStat))
-            .where(*_filters(EquityStat, scope, first, last))
-            .group_by(EquityStat.gender, EquityStat.age_band)
+            select(equity_stat.gender, equity_stat.age_band, *_sums(equity_stat))
+            .where(*_filters(equity_stat, scope, first, last))
+            .group_by(equity_stat.gender, equity_stat.age_band)
         )
     ).all()
     by_gender: dict[str, Counts] = {}
@@ -216,21 +224,26 @@ async def figures(
 
     duration_rows = (
         await session.execute(
-            select(DurationStat.metric, DurationStat.days, func.sum(DurationStat.count).label("n"))
-            .where(*_filters(DurationStat, scope, first, last))
-            .group_by(DurationStat.metric, DurationStat.days)
+            select(duration_stat.metric, duration_stat.days, func.sum(duration_stat.count).label("n"))
+            .where(*_filters(duration_stat, scope, first, last))
+            .group_by(duration_stat.metric, duration_stat.days)
         )
     ).all()
     histograms: dict[str, dict[int, int]] = {"acknowledge": {}, "resolve": {}}
     for row in duration_rows:
         histograms.setdefault(row.metric, {})[row.days] = int(row.n or 0)
 
+    if scope.national:
+        overdue_places = await overdue_by_place(session, now)
+        overdue_now = sum(overdue_places.values())
+    else:
+        overdue_now = await overdue(session, scope, now)
     result = Figures(
         period=period,
         first_month=first,
         last_month=last,
         totals=totals,
-        overdue=await overdue(session, scope, now),
+        overdue=overdue_now,
         median_acknowledge_days=median(histograms["acknowledge"]),
         median_resolve_days=median(histograms["resolve"]),
         acknowledge_durations=sum(histograms["acknowledge"].values()),
@@ -241,22 +254,31 @@ async def figures(
         by_age_band=by_age_band,
         trend=trend,
     )
-    if rankings:
-        result.by_site = await _grouped(session, TopicStat.site_id, first, last)
-        result.by_partner = await _grouped(session, TopicStat.partner_id, first, last)
-        result.overdue_by_site = await _overdue_grouped(session, "site_id", now)
-        result.overdue_by_partner = await _overdue_grouped(session, "partner_id", now)
+    if rankings and scope.national:
+        result.by_site, result.by_partner = await _by_site_and_partner(session, first, last)
+        # S3 never counts per site or partner (DESIGN §10).
+        for (site_id, partner_id, protected), n in overdue_places.items():
+            if not protected:
+                result.overdue_by_site[site_id] = result.overdue_by_site.get(site_id, 0) + n
+                result.overdue_by_partner[partner_id] = result.overdue_by_partner.get(partner_id, 0) + n
     return result
 
 
-async def _topic_grouped(
-    session: AsyncSession, column: Any, scope: Scope, first: date, last: date
+def _tables(scope: Scope) -> tuple[Any, Any, Any]:
+    """The aggregate tables a scope reads: the national roll-ups, or the per-site ones."""
+    if scope.national:
+        return NationalTopicStat, NationalEquityStat, NationalDurationStat
+    return TopicStat, EquityStat, DurationStat
+
+
+async def _grouped_by_month(
+    session: AsyncSession, model: Any, scope: Scope, first: date, last: date
 ) -> dict[Any, Counts]:
     rows = (
         await session.execute(
-            select(column.label("key"), *_sums(TopicStat))
-            .where(*_filters(TopicStat, scope, first, last))
-            .group_by(column)
+            select(model.month.label("key"), *_sums(model))
+            .where(*_filters(model, scope, first, last))
+            .group_by(model.month)
         )
     ).all()
     result: dict[Any, Counts] = {}
@@ -265,19 +287,23 @@ async def _topic_grouped(
     return result
 
 
-async def _grouped(session: AsyncSession, column: Any, first: date, last: date) -> dict[int, Counts]:
-    """Per-site or per-partner counters (never with S3)."""
+async def _by_site_and_partner(
+    session: AsyncSession, first: date, last: date
+) -> tuple[dict[int, Counts], dict[int, Counts]]:
+    """Counters per site and per partner for the rankings (never with S3)."""
     rows = (
         await session.execute(
-            select(column.label("key"), *_sums(TopicStat))
-            .where(TopicStat.month >= first, TopicStat.month <= last, TopicStat.protected == false())
-            .group_by(column)
+            select(PlaceStat.site_id, PlaceStat.partner_id, *_sums(PlaceStat))
+            .where(PlaceStat.month >= first, PlaceStat.month <= last, PlaceStat.protected == false())
+            .group_by(PlaceStat.site_id, PlaceStat.partner_id)
         )
     ).all()
-    result: dict[int, Counts] = {}
+    by_site: dict[int, Counts] = {}
+    by_partner: dict[int, Counts] = {}
     for row in rows:
-        result.setdefault(row.key, Counts()).add(row)
-    return result
+        by_site.setdefault(row.site_id, Counts()).add(row)
+        by_partner.setdefault(row.partner_id, Counts()).add(row)
+    return by_site, by_partner
 
 
 def _midnight(now: datetime) -> datetime:
@@ -319,30 +345,32 @@ async def overdue(session: AsyncSession, scope: Scope, now: datetime) -> int:
     return int(earlier or 0) + int(today or 0)
 
 
-async def _overdue_grouped(session: AsyncSession, column: str, now: datetime) -> dict[int, int]:
-    """Overdue now per site or per partner (never with S3)."""
-    result: dict[int, int] = {}
-    stat_column = getattr(DueStat, column)
-    rows = (
-        await session.execute(
-            select(stat_column, func.sum(DueStat.count))
-            .where(DueStat.due_day < now.date(), DueStat.protected == false())
-            .group_by(stat_column)
-        )
-    ).all()
-    for key, n in rows:
-        result[key] = result.get(key, 0) + int(n or 0)
-    item_column = getattr(FeedbackItem, column)
-    rows = (
-        await session.execute(
-            select(item_column, func.count())
-            .where(*_due_today(Scope(), now), FeedbackItem.sensitivity != "S3")
-            .group_by(item_column)
-        )
-    ).all()
-    for key, n in rows:
-        if key is not None:
-            result[key] = result.get(key, 0) + int(n)
+async def overdue_by_place(session: AsyncSession, now: datetime) -> dict[tuple[int, int, bool], int]:
+    """Overdue now per (site, partner, S3 or not), for the whole country in three small reads.
+
+    Deadlines in months before this one come from ``stat_due_month``, this month's earlier days
+    from ``stat_due``, and today's from the items (on the open-items index alone).
+    """
+    today = now.date()
+    this_month = today.replace(day=1)
+    s3 = FeedbackItem.sensitivity == "S3"
+    reads = (
+        select(DueMonthStat.site_id, DueMonthStat.partner_id, DueMonthStat.protected, func.sum(DueMonthStat.count))
+        .where(DueMonthStat.due_month < this_month)
+        .group_by(DueMonthStat.site_id, DueMonthStat.partner_id, DueMonthStat.protected),
+        select(DueStat.site_id, DueStat.partner_id, DueStat.protected, func.sum(DueStat.count))
+        .where(DueStat.due_day >= this_month, DueStat.due_day < today)
+        .group_by(DueStat.site_id, DueStat.partner_id, DueStat.protected),
+        select(FeedbackItem.site_id, FeedbackItem.partner_id, s3, func.count())
+        .where(*_due_today(Scope(), now))
+        .group_by(FeedbackItem.site_id, FeedbackItem.partner_id, s3),
+    )
+    result: dict[tuple[int, int, bool], int] = {}
+    for statement in reads:
+        for site_id, partner_id, protected, n in (await session.execute(statement)).all():
+            if partner_id is not None and n:
+                key = (site_id, partner_id, bool(protected))
+                result[key] = result.get(key, 0) + int(n)
     return result
 
 

@@ -13,11 +13,16 @@ from feedback import bulk, codes
 from feedback.db import Database
 from feedback.domain import stats
 from feedback.models import (
+    DueMonthStat,
     DueStat,
     DurationStat,
     EquityStat,
     Event,
     FeedbackItem,
+    NationalDurationStat,
+    NationalEquityStat,
+    NationalTopicStat,
+    PlaceStat,
     TopicStat,
 )
 from feedback.models.items import STATUSES
@@ -43,11 +48,18 @@ async def _stat_rows(session: AsyncSession) -> dict[str, Counter[tuple[Any, ...]
         (EquityStat, ("month", "site_id", "partner_id", "gender", "age_band", "protected"), COUNTERS),
         (DurationStat, ("month", "site_id", "partner_id", "metric", "days", "protected"), ("count",)),
         (DueStat, ("due_day", "site_id", "partner_id", "protected"), ("count",)),
+        (PlaceStat, ("month", "site_id", "partner_id", "protected"), COUNTERS),
+        (NationalTopicStat, ("month", "topic_id", "feedback_type"), COUNTERS),
+        (NationalEquityStat, ("month", "gender", "age_band"), COUNTERS),
+        (NationalDurationStat, ("month", "metric", "days"), ("count",)),
+        (DueMonthStat, ("due_month", "site_id", "partner_id", "protected"), ("count",)),
     ):
         table: Counter[tuple[Any, ...]] = Counter()
         columns = [getattr(model, k) for k in keys] + [getattr(model, v) for v in values]
         for row in (await session.execute(select(*columns))).all():
-            key = (_as_date(row[0]), *row[1 : len(keys) - 1], bool(row[len(keys) - 1]))
+            key = (_as_date(row[0]), *row[1 : len(keys)])
+            if keys[-1] == "protected":
+                key = (*key[:-1], bool(key[-1]))
             for name, value in zip(values, row[len(keys) :], strict=True):
                 if value:
                     table[(*key, name)] += value
@@ -64,11 +76,31 @@ def _expected(delta: stats.StatDelta) -> dict[str, Counter[tuple[Any, ...]]]:
                     out[(*key, name)] += value
         return out
 
+    def projected(source: Counter[tuple[Any, ...]], *positions: int) -> Counter[tuple[Any, ...]]:
+        # A roll-up keeps some key parts (and the counter name, last) and sums the rest away.
+        out: Counter[tuple[Any, ...]] = Counter()
+        for key, value in source.items():
+            out[(*(key[i] for i in positions), key[-1])] += value
+        return +out
+
+    topic = flat(delta.topic)
+    equity = flat(delta.equity)
+    duration = Counter({(*k, "count"): n for k, n in delta.duration.items() if n})
+    due = Counter({(*k, "count"): n for k, n in delta.due.items() if n})
+    due_month: Counter[tuple[Any, ...]] = Counter()
+    for (day, *rest), n in due.items():
+        due_month[(day.replace(day=1), *rest)] += n
     return {
-        "stat_topic": flat(delta.topic),
-        "stat_equity": flat(delta.equity),
-        "stat_duration": Counter({(*k, "count"): n for k, n in delta.duration.items() if n}),
-        "stat_due": Counter({(*k, "count"): n for k, n in delta.due.items() if n}),
+        "stat_topic": topic,
+        "stat_equity": equity,
+        "stat_duration": duration,
+        "stat_due": due,
+        "stat_due_month": due_month,
+        # month, site, partner, protected / month, topic, type / month, gender, age / month, metric, days
+        "stat_place": projected(topic, 0, 1, 2, 5),
+        "stat_national_topic": projected(topic, 0, 3, 4),
+        "stat_national_equity": projected(equity, 0, 3, 4),
+        "stat_national_duration": projected(duration, 0, 3, 4),
     }
 
 
