@@ -310,14 +310,14 @@ def _midnight(now: datetime) -> datetime:
     return datetime.combine(now.date(), time_of_day.min, tzinfo=now.tzinfo)
 
 
-def _due_filters(scope: Scope, today: date) -> list[Any]:
-    conditions: list[Any] = [DueStat.due_day < today]
+def _place_filters(model: Any, scope: Scope) -> list[Any]:
+    conditions: list[Any] = []
     if scope.site_id is not None:
-        conditions.append(DueStat.site_id == scope.site_id)
+        conditions.append(model.site_id == scope.site_id)
     if scope.partner_id is not None:
-        conditions.append(DueStat.partner_id == scope.partner_id)
+        conditions.append(model.partner_id == scope.partner_id)
     if not scope.national:
-        conditions.append(DueStat.protected == false())
+        conditions.append(model.protected == false())
     return conditions
 
 
@@ -338,19 +338,21 @@ def _due_today(scope: Scope, now: datetime) -> list[Any]:
 async def overdue(session: AsyncSession, scope: Scope, now: datetime) -> int:
     """Open items whose current deadline has passed ("overdue now").
 
-    Days before today come from ``stat_due``; today's deadlines are counted on the items.
+    Deadlines in months before this one come from ``stat_due_month``, this month's earlier days
+    from ``stat_due``, and today's are counted on the items (on the open-items index alone).
     """
-    earlier = await session.scalar(select(func.coalesce(func.sum(DueStat.count), 0)).where(*_due_filters(scope, now.date())))
-    today = await session.scalar(select(func.count()).select_from(FeedbackItem).where(*_due_today(scope, now)))
-    return int(earlier or 0) + int(today or 0)
+    today = now.date()
+    this_month = today.replace(day=1)
+    months = select(func.coalesce(func.sum(DueMonthStat.count), 0)).where(
+        DueMonthStat.due_month < this_month, *_place_filters(DueMonthStat, scope))
+    days = select(func.coalesce(func.sum(DueStat.count), 0)).where(
+        DueStat.due_day >= this_month, DueStat.due_day < today, *_place_filters(DueStat, scope))
+    items = select(func.count()).select_from(FeedbackItem).where(*_due_today(scope, now))
+    return sum([int(await session.scalar(statement) or 0) for statement in (months, days, items)])
 
 
 async def overdue_by_place(session: AsyncSession, now: datetime) -> dict[tuple[int, int, bool], int]:
-    """Overdue now per (site, partner, S3 or not), for the whole country in three small reads.
-
-    Deadlines in months before this one come from ``stat_due_month``, this month's earlier days
-    from ``stat_due``, and today's from the items (on the open-items index alone).
-    """
+    """Overdue now per (site, partner, S3 or not), for the whole country (read as ``overdue``)."""
     today = now.date()
     this_month = today.replace(day=1)
     s3 = FeedbackItem.sensitivity == "S3"
