@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 
 from feedback.db import Database
 from feedback.open311 import views as open311
@@ -73,6 +75,31 @@ def routes() -> list[Route | Mount]:
     ]
 
 
+def remember_url_paths(router: Router, size: int = 1024) -> None:
+    """Look each (route name, parameters) up in the route table once, not on every render.
+
+    ``url_for`` walks every route and mount in order until one answers; a kiosk page asked for
+    three paths, the walk showed in its profile. The answer depends only on the name and the
+    parameters (the route table does not change once built), so the last ``size`` are kept;
+    a name that does not resolve still raises every time (exceptions are not cached).
+    """
+    lookup = router.url_path_for
+
+    @functools.lru_cache(maxsize=size)
+    def cached(name: str, params: tuple[tuple[str, type, Any], ...]) -> Any:
+        return lookup(name, **{key: value for key, _type, value in params})
+
+    def url_path_for(name: str, /, **path_params: Any) -> Any:
+        # The type is part of the key: 1, 1.0 and True are equal, but their paths may not be.
+        key = tuple(sorted((key, type(value), value) for key, value in path_params.items()))
+        try:
+            return cached(name, key)
+        except TypeError:  # an unhashable parameter: looked up as before
+            return lookup(name, **path_params)
+
+    router.url_path_for = url_path_for  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app for one set of settings."""
     settings = settings or load_settings()
@@ -102,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=errors.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    remember_url_paths(app.router)
     app.state.settings = settings
     # Created here, not in the lifespan, so in-process test clients work without it.
     app.state.db = Database(settings.database_url)

@@ -7,12 +7,14 @@ A cookie planted by someone else is useless without the server's key.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import FormData, MutableHeaders, UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +36,11 @@ EXEMPT_PATHS: dict[str, str] = {
 EXEMPT_PREFIXES: dict[str, str] = {
     "/kiosk-api/": "kiosk device token in the Authorization header (offline queue)",
 }
+
+# Where the middleware leaves the multipart form it parsed for the token (see ``form``).
+FORM_KEY = "csrf_parsed_form"
+# The limits of the middleware's own parse: the loosest any form of the platform declares.
+MAX_PART_BYTES = 8 * 1024 * 1024
 
 FAILURE = N_("This form has expired or did not come from this site. Please reload the page and try again.")
 
@@ -64,15 +71,22 @@ class CSRFMiddleware:
         expected = self.token_for(secret)
         scope.setdefault("state", {})["csrf_token"] = expected
 
-        if scope["method"] not in SAFE_METHODS and not is_exempt(scope["path"]):
-            body, token = await self._read_token(scope, receive)
-            if fresh or not token or not hmac.compare_digest(token, expected):
-                response = plain_error_response(scope, 403, gettext(FAILURE))
-                await response(scope, receive, self._with_cookie(send, secret, fresh))
-                return
-            receive = _replay(body, receive)
+        form: FormData | None = None
+        try:
+            if scope["method"] not in SAFE_METHODS and not is_exempt(scope["path"]):
+                body, token, form = await self._read_token(scope, receive)
+                if fresh or not token or not hmac.compare_digest(token, expected):
+                    response = plain_error_response(scope, 403, gettext(FAILURE))
+                    await response(scope, receive, self._with_cookie(send, secret, fresh))
+                    return
+                if form is not None:
+                    scope["state"][FORM_KEY] = form
+                receive = _replay(body, receive)
 
-        await self.app(scope, receive, self._with_cookie(send, secret, fresh))
+            await self.app(scope, receive, self._with_cookie(send, secret, fresh))
+        finally:
+            if form is not None:
+                await form.close()
 
     def _with_cookie(self, send: Send, secret: str, fresh: bool) -> Send:
         if not fresh:
@@ -88,11 +102,14 @@ class CSRFMiddleware:
 
         return send_with_cookie
 
-    async def _read_token(self, scope: Scope, receive: Receive) -> tuple[bytes, str | None]:
+    async def _read_token(self, scope: Scope, receive: Receive) -> tuple[bytes, str | None, FormData | None]:
+        """The body, the token it or the header carries, and the multipart form parsed to find
+        it (left open: the endpoint may use it instead of parsing the body again, see ``form``;
+        the middleware closes it when the request is done)."""
         for name, value in scope["headers"]:
             if name == HEADER:
                 body = await _read_body(receive)
-                return body, value.decode("latin-1")
+                return body, value.decode("latin-1"), None
         body = await _read_body(receive)
         content_type = ""
         for name, value in scope["headers"]:
@@ -100,16 +117,56 @@ class CSRFMiddleware:
                 content_type = value.decode("latin-1").lower()
         if content_type.startswith("application/x-www-form-urlencoded"):
             values = parse_qs(body.decode("utf-8", "replace")).get(FIELD)
-            return body, values[0] if values else None
+            return body, values[0] if values else None, None
         if content_type.startswith("multipart/form-data"):
             request = Request(scope, _replay(body, receive))
             try:
-                async with request.form(max_part_size=8 * 1024 * 1024) as form:
-                    value = form.get(FIELD)
-                    return body, value if isinstance(value, str) else None
+                form = await request.form(max_part_size=MAX_PART_BYTES)
             except Exception:  # noqa: BLE001 (a malformed body simply has no token)
-                return body, None
-        return body, None
+                return body, None, None
+            value = form.get(FIELD)
+            if "charset=" in content_type:
+                # Only a form decoded as UTF-8 (what browsers send) is offered to the endpoint.
+                await form.close()
+                return body, value if isinstance(value, str) else None, None
+            return body, value if isinstance(value, str) else None, form
+        return body, None, None
+
+
+@contextlib.asynccontextmanager
+async def form(
+    request: Request, *, max_files: int, max_fields: int, max_part_size: int
+) -> AsyncIterator[FormData]:
+    """``request.form(...)`` with these limits, without parsing a multipart body twice.
+
+    The middleware parsed the form already (with looser limits) to find the token. When that
+    form is within these limits, parsing the body again would give the very same fields and
+    files, so that form is used; otherwise the body is parsed again, exactly as
+    ``request.form`` would (and fails the same way). Closed on leaving, like ``request.form``.
+    """
+    parsed = request.scope.get("state", {}).pop(FORM_KEY, None)
+    if parsed is not None and _within(parsed, max_files, max_fields, max_part_size):
+        try:
+            yield parsed
+        finally:
+            await parsed.close()
+        return
+    async with request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size) as fresh:
+        yield fresh
+
+
+def _within(parsed: FormData, max_files: int, max_fields: int, max_part_size: int) -> bool:
+    """Whether parsing with these limits would have succeeded. A field's size was counted in
+    bytes as sent: a UTF-8 character is at most 4 of them."""
+    files = fields = 0
+    for _name, value in parsed.multi_items():
+        if isinstance(value, UploadFile):
+            files += 1
+        else:
+            fields += 1
+            if len(value) * 4 > max_part_size:
+                return False
+    return files <= max_files and fields <= max_fields
 
 
 async def _read_body(receive: Receive) -> bytes:
