@@ -35,14 +35,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout_ms: int
     cursor.close()
 
 
-def create_engine(url: str, *, writer: bool = False, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, writer: bool = False, inline: bool = False, **kwargs: Any) -> AsyncEngine:
     """Create an async engine; SQLite connections get their pragmas.
 
     A SQLite *writer* engine opens every transaction with ``BEGIN IMMEDIATE`` and holds one
     connection, so writers in this process queue in the pool instead of failing with
     "database is locked" when a read transaction tries to upgrade to a write. Its statements
     run on the event loop's thread (``feedback.sqlite_inline``), so a write transaction holds
-    the lock only as long as its own work takes.
+    the lock only as long as its own work takes. An *inline* engine is a reader whose
+    statements run on the event loop's thread too (for reads that stay small, see
+    ``Database.read_bounded``).
     """
     if url.startswith("sqlite"):
         busy_timeout_ms = 10000
@@ -50,6 +52,7 @@ def create_engine(url: str, *, writer: bool = False, **kwargs: Any) -> AsyncEngi
             kwargs.setdefault("pool_size", 1)
             kwargs.setdefault("max_overflow", 0)
             kwargs.setdefault("pool_timeout", 60)
+        if writer or inline:
             database = make_url(url).database
             if database and database != ":memory:":
                 kwargs.setdefault("async_creator", sqlite_inline.connector(database, busy_timeout=10.0))
@@ -79,8 +82,11 @@ def _begin_immediate(conn: Any) -> None:
 class Database:
     """The engines and session makers of one process.
 
-    ``read()`` sessions are for pages; ``write()`` sessions for any change. On PostgreSQL both
-    use the same engine.
+    ``read()`` sessions are for pages; ``write()`` sessions for any change. ``read_bounded()``
+    sessions are for reads whose cost does not grow with the number of items (the boards: sums
+    over aggregate tables, a page of items on an index): on SQLite their statements run on the
+    event loop's thread, without aiosqlite's two or three thread round trips per statement,
+    which cost more than such a query itself. On PostgreSQL all three use the same engine.
     """
 
     def __init__(self, url: str, **kwargs: Any) -> None:
@@ -88,10 +94,12 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.engine = create_engine(url, **kwargs)
         self.write_engine = create_engine(url, writer=True, **kwargs) if self.is_sqlite else self.engine
+        self.bounded_engine = create_engine(url, inline=True, **kwargs) if self.is_sqlite else self.engine
         self.read = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self.read_bounded = async_sessionmaker(self.bounded_engine, expire_on_commit=False)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.write_engine is not self.engine:
-            await self.write_engine.dispose()
+        for engine in {self.write_engine, self.bounded_engine} - {self.engine}:
+            await engine.dispose()

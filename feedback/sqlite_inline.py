@@ -16,7 +16,9 @@ the log over ``CHECKPOINT_BYTES`` starts one on a thread of its own instead.
 
 It offers the part of aiosqlite's interface that SQLAlchemy's ``sqlite+aiosqlite`` dialect
 uses, and is plugged in with ``create_async_engine(..., async_creator=...)`` (``feedback.db``).
-Reads stay on aiosqlite: a board query may take long enough to matter to other requests.
+Most reads stay on aiosqlite, where a long one (an export, a search) does not hold up other
+requests; reads that stay small whatever the number of items (the boards) use an inline
+connection too (``Database.read_bounded``).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def test_models_and_migrations_agree_through_alembic_check(empty_database: str) 
 async def test_sqlite_connections_are_configured(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}")
     try:
-        for maker in (db.read, db.write):
+        for maker in (db.read, db.write, db.read_bounded):
             async with maker() as session:
                 pragmas = {
                     name: (await session.execute(text(f"PRAGMA {name}"))).scalar()
@@ -95,7 +95,8 @@ async def test_sqlite_connections_are_configured(tmp_path: Path) -> None:
             assert pragmas["foreign_keys"] == 1
             # The writer waits for the lock without blocking the event loop (sqlite_inline),
             # so SQLite's own busy handler is off there.
-            assert pragmas["busy_timeout"] == (0 if maker is db.write else 10000)
+            # The inline connections wait for a lock with asyncio.sleep, not inside SQLite.
+            assert pragmas["busy_timeout"] == (10000 if maker is db.read else 0)
             assert pragmas["synchronous"] == 1  # NORMAL
     finally:
         await db.dispose()

@@ -207,7 +207,7 @@ async def index(request: Request) -> Response:
     now = utcnow()
     cache = _cache(request)
     cached = cache.get(("national", period))
-    async with request.app.state.db.read() as session:
+    async with request.app.state.db.read_bounded() as session:
         if cached is None:
             figures = await q.figures(session, q.Scope(), period, now, rankings=True)
             silent = await q.silent_site_ids(session, now, request.app.state.settings.kiosk_silent_days)
@@ -258,7 +258,7 @@ async def site(request: Request) -> Response:
     period = _period(request)
     now = utcnow()
     settings = request.app.state.settings
-    async with request.app.state.db.read() as session:
+    async with request.app.state.db.read_bounded() as session:
         place = await places.site_by_code(session, request.path_params["site_code"])
         if place is None:
             raise HTTPException(404)
@@ -277,7 +277,7 @@ async def site(request: Request) -> Response:
 async def partner(request: Request) -> Response:
     """One partner's board: how it answers the feedback assigned to it."""
     period = _period(request)
-    async with request.app.state.db.read() as session:
+    async with request.app.state.db.read_bounded() as session:
         org = await places.partner_by_slug(session, request.path_params["partner_slug"])
         if org is None or org.is_safeguarding:
             # The safeguarding focal point handles S2/S3 only: no public board of its own.
@@ -306,7 +306,7 @@ async def items(request: Request) -> Response:
     topic_slug = request.query_params.get("topic", "").strip()
     status = request.query_params.get("status", "").strip() or None
     before = _int_param(request, "before")
-    async with request.app.state.db.read() as session:
+    async with request.app.state.db.read_bounded() as session:
         sites = await q.sites(session)
         topics = await q.topics(session)
         by_code = {s.code: s for s in sites}
@@ -371,7 +371,7 @@ async def me_too(request: Request) -> Response:
     except support.NotSupportable as exc:
         raise HTTPException(404) from exc
     if request.headers.get("HX-Request") == "true":
-        async with request.app.state.db.read() as session:
+        async with request.app.state.db.read_bounded() as session:
             item = await q.published_item(session, item_id)
         response: Response = request.app.state.templates.TemplateResponse(
             request, "board/_me_too.html", {"item": item, "just_added": added, "already": not added},
@@ -400,7 +400,7 @@ async def display(request: Request) -> Response:
     now = utcnow()
     settings = request.app.state.settings
     slide = _int_param(request, "slide") or 0
-    async with request.app.state.db.read() as session:
+    async with request.app.state.db.read_bounded() as session:
         place = await places.site_by_code(session, request.path_params["site_code"])
         if place is None:
             raise HTTPException(404)
