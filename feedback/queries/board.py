@@ -196,7 +196,9 @@ async def figures(
     topic_stat, equity_stat, duration_stat = _tables(scope)
 
     # Grouped in SQL (a few rows each), so a board adds up tens of rows, not thousands.
-    by_month = await _grouped_by_month(session, topic_stat, scope, min(first, trend_first), last)
+    # The trend needs no topic: months from the roll-up without it (tens of rows, not thousands).
+    by_month = await _grouped_by_month(session, NationalTopicStat if scope.national else PlaceStat, scope,
+                                       min(first, trend_first), last)
     by_topic: dict[int, Counts] = {}
     by_type: dict[str, Counts] = {}
     rows = (
