@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from typing import Any
 
-from sqlalchemy import Select, and_, false, func, select, true
+from sqlalchemy import Select, Table, and_, bindparam, false, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.i18n import N_
@@ -75,22 +75,43 @@ class Scope:
         return self.site_id is None and self.partner_id is None
 
 
-def _filters(model: Any, scope: Scope, first: date, last: date) -> list[Any]:
-    conditions = [model.month >= first, model.month <= last]
-    if scope.site_id is not None:
-        conditions.append(model.site_id == scope.site_id)
-    if scope.partner_id is not None:
-        conditions.append(model.partner_id == scope.partner_id)
-    if not scope.national:
-        # S3 counts only in national totals (DESIGN §10).
-        conditions.append(model.protected == false())
-    return conditions
-
-
 @functools.cache
-def _sums(model: Any) -> tuple[Any, ...]:
-    # Built once per table: fourteen labelled sums cost more to build than to run.
-    return tuple(func.coalesce(func.sum(getattr(model, name)), 0).label(name) for name in COUNTERS)
+def _grouped_statement(
+    table: Table, group: tuple[str, ...], counters: bool, site: bool, partner: bool, public: bool
+) -> Select[Any]:
+    """Sums of an aggregate table over a month range, grouped by ``group``: built once per
+    shape (building and hashing fourteen labelled sums cost more than running them); the months
+    and the site or partner are bound when it runs."""
+    columns = [table.c[name] for name in group]
+    if counters:
+        sums = [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in COUNTERS]
+    else:
+        sums = [func.coalesce(func.sum(table.c["count"]), 0).label("n")]
+    conditions = [table.c.month >= bindparam("first"), table.c.month <= bindparam("last")]
+    if site:
+        conditions.append(table.c.site_id == bindparam("site_id"))
+    if partner:
+        conditions.append(table.c.partner_id == bindparam("partner_id"))
+    if public:
+        # S3 counts only in national totals (DESIGN §10).
+        conditions.append(table.c.protected == false())
+    return select(*columns, *sums).where(*conditions).group_by(*columns)
+
+
+async def _grouped_sums(
+    session: AsyncSession, model: Any, group: tuple[str, ...], scope: Scope, first: date, last: date,
+    *, counters: bool = True, public: bool | None = None,
+) -> Sequence[Any]:
+    """Rows of ``group`` values followed by the sums (the counters, or ``n``)."""
+    public = not scope.national if public is None else public
+    statement = _grouped_statement(model.__table__, group, counters, scope.site_id is not None,
+                                   scope.partner_id is not None, public)
+    params: dict[str, Any] = {"first": first, "last": last}
+    if scope.site_id is not None:
+        params["site_id"] = scope.site_id
+    if scope.partner_id is not None:
+        params["partner_id"] = scope.partner_id
+    return (await session.execute(statement, params)).all()
 
 
 @dataclass
@@ -197,18 +218,13 @@ async def figures(
 
     # Grouped in SQL (a few rows each), so a board adds up tens of rows, not thousands.
     # The trend needs no topic: months from the roll-up without it (tens of rows, not thousands).
-    by_month = await _grouped_by_month(session, NationalTopicStat if scope.national else PlaceStat, scope,
-                                       min(first, trend_first), last)
+    by_month: dict[date, Counts] = {}
+    month_stat = NationalTopicStat if scope.national else PlaceStat
+    for row in await _grouped_sums(session, month_stat, ("month",), scope, min(first, trend_first), last):
+        by_month.setdefault(row.month, Counts()).add(row)
     by_topic: dict[int, Counts] = {}
     by_type: dict[str, Counts] = {}
-    rows = (
-        await session.execute(
-            select(topic_stat.topic_id, topic_stat.feedback_type, *_sums(topic_stat))
-            .where(*_filters(topic_stat, scope, first, last))
-            .group_by(topic_stat.topic_id, topic_stat.feedback_type)
-        )
-    ).all()
-    for row in rows:
+    for row in await _grouped_sums(session, topic_stat, ("topic_id", "feedback_type"), scope, first, last):
         by_topic.setdefault(row.topic_id, Counts()).add(row)
         by_type.setdefault(row.feedback_type, Counts()).add(row)
     totals = Counts()
@@ -218,26 +234,14 @@ async def figures(
     trend = [(month_add(trend_first, i), by_month.get(month_add(trend_first, i), Counts()))
              for i in range(TREND_MONTHS)]
 
-    equity_rows = (
-        await session.execute(
-            select(equity_stat.gender, equity_stat.age_band, *_sums(equity_stat))
-            .where(*_filters(equity_stat, scope, first, last))
-            .group_by(equity_stat.gender, equity_stat.age_band)
-        )
-    ).all()
     by_gender: dict[str, Counts] = {}
     by_age_band: dict[str, Counts] = {}
-    for row in equity_rows:
+    for row in await _grouped_sums(session, equity_stat, ("gender", "age_band"), scope, first, last):
         by_gender.setdefault(row.gender, Counts()).add(row)
         by_age_band.setdefault(row.age_band, Counts()).add(row)
 
-    duration_rows = (
-        await session.execute(
-            select(duration_stat.metric, duration_stat.days, func.sum(duration_stat.count).label("n"))
-            .where(*_filters(duration_stat, scope, first, last))
-            .group_by(duration_stat.metric, duration_stat.days)
-        )
-    ).all()
+    duration_rows = await _grouped_sums(session, duration_stat, ("metric", "days"), scope, first, last,
+                                        counters=False)
     histograms: dict[str, dict[int, int]] = {"acknowledge": {}, "resolve": {}}
     for row in duration_rows:
         histograms.setdefault(row.metric, {})[row.days] = int(row.n or 0)
@@ -280,33 +284,11 @@ def _tables(scope: Scope) -> tuple[Any, Any, Any]:
     return TopicStat, EquityStat, DurationStat
 
 
-async def _grouped_by_month(
-    session: AsyncSession, model: Any, scope: Scope, first: date, last: date
-) -> dict[Any, Counts]:
-    rows = (
-        await session.execute(
-            select(model.month.label("key"), *_sums(model))
-            .where(*_filters(model, scope, first, last))
-            .group_by(model.month)
-        )
-    ).all()
-    result: dict[Any, Counts] = {}
-    for row in rows:
-        result.setdefault(row.key, Counts()).add(row)
-    return result
-
-
 async def _by_site_and_partner(
     session: AsyncSession, first: date, last: date
 ) -> tuple[dict[int, Counts], dict[int, Counts]]:
     """Counters per site and per partner for the rankings (never with S3)."""
-    rows = (
-        await session.execute(
-            select(PlaceStat.site_id, PlaceStat.partner_id, *_sums(PlaceStat))
-            .where(PlaceStat.month >= first, PlaceStat.month <= last, PlaceStat.protected == false())
-            .group_by(PlaceStat.site_id, PlaceStat.partner_id)
-        )
-    ).all()
+    rows = await _grouped_sums(session, PlaceStat, ("site_id", "partner_id"), Scope(), first, last, public=True)
     by_site: dict[int, Counts] = {}
     by_partner: dict[int, Counts] = {}
     for row in rows:
@@ -360,25 +342,33 @@ async def overdue(session: AsyncSession, scope: Scope, now: datetime) -> int:
     return sum([int(await session.scalar(statement) or 0) for statement in (months, days, items)])
 
 
+@functools.cache
+def _overdue_by_place_reads() -> tuple[Select[Any], ...]:
+    """The three reads of ``overdue_by_place``, built once; the days are bound when they run."""
+    due_month, due = DueMonthStat.__table__.c, DueStat.__table__.c
+    item = FeedbackItem.__table__.c
+    s3 = item.sensitivity == "S3"
+    return (
+        select(due_month.site_id, due_month.partner_id, due_month.protected, func.sum(due_month["count"]))
+        .where(due_month.due_month < bindparam("this_month"))
+        .group_by(due_month.site_id, due_month.partner_id, due_month.protected),
+        select(due.site_id, due.partner_id, due.protected, func.sum(due["count"]))
+        .where(due.due_day >= bindparam("this_month"), due.due_day < bindparam("today"))
+        .group_by(due.site_id, due.partner_id, due.protected),
+        # Today's deadlines, read on the open-items index alone.
+        select(item.site_id, item.partner_id, s3, func.count())
+        .where(item.due_at.is_not(None), item.due_at >= bindparam("midnight"), item.due_at < bindparam("now"))
+        .group_by(item.site_id, item.partner_id, s3),
+    )
+
+
 async def overdue_by_place(session: AsyncSession, now: datetime) -> dict[tuple[int, int, bool], int]:
     """Overdue now per (site, partner, S3 or not), for the whole country (read as ``overdue``)."""
     today = now.date()
-    this_month = today.replace(day=1)
-    s3 = FeedbackItem.sensitivity == "S3"
-    reads = (
-        select(DueMonthStat.site_id, DueMonthStat.partner_id, DueMonthStat.protected, func.sum(DueMonthStat.count))
-        .where(DueMonthStat.due_month < this_month)
-        .group_by(DueMonthStat.site_id, DueMonthStat.partner_id, DueMonthStat.protected),
-        select(DueStat.site_id, DueStat.partner_id, DueStat.protected, func.sum(DueStat.count))
-        .where(DueStat.due_day >= this_month, DueStat.due_day < today)
-        .group_by(DueStat.site_id, DueStat.partner_id, DueStat.protected),
-        select(FeedbackItem.site_id, FeedbackItem.partner_id, s3, func.count())
-        .where(*_due_today(Scope(), now))
-        .group_by(FeedbackItem.site_id, FeedbackItem.partner_id, s3),
-    )
+    params = {"this_month": today.replace(day=1), "today": today, "midnight": _midnight(now), "now": now}
     result: dict[tuple[int, int, bool], int] = {}
-    for statement in reads:
-        for site_id, partner_id, protected, n in (await session.execute(statement)).all():
+    for statement in _overdue_by_place_reads():
+        for site_id, partner_id, protected, n in (await session.execute(statement, params)).all():
             if partner_id is not None and n:
                 key = (site_id, partner_id, bool(protected))
                 result[key] = result.get(key, 0) + int(n)

@@ -127,9 +127,15 @@ def _period(request: Request) -> str:
 
 
 def _month_label(month: date) -> str:
+    return _formatted_month(month, i18n.current_locale.get())
+
+
+@lru_cache(maxsize=512)
+def _formatted_month(month: date, locale: str) -> str:
+    # Babel's date formatting is slow and a board labels 24 months: remember each one.
     from babel.dates import format_date
 
-    return format_date(month, format="MMM yy", locale=i18n.current_locale.get())
+    return format_date(month, format="MMM yy", locale=locale)
 
 
 def _trend_chart(figures: q.Figures) -> Any:
