@@ -301,78 +301,85 @@ def _midnight(now: datetime) -> datetime:
     return datetime.combine(now.date(), time_of_day.min, tzinfo=now.tzinfo)
 
 
-def _place_filters(model: Any, scope: Scope) -> list[Any]:
-    conditions: list[Any] = []
-    if scope.site_id is not None:
-        conditions.append(model.site_id == scope.site_id)
-    if scope.partner_id is not None:
-        conditions.append(model.partner_id == scope.partner_id)
-    if not scope.national:
-        conditions.append(model.protected == false())
-    return conditions
+@functools.cache
+def _overdue_reads(site: bool, partner: bool, public: bool) -> dict[str, Select[Any]]:
+    """The reads "overdue now" is made of, grouped by (site, partner, S3 or not), built once per
+    scope shape; the days and the place are bound when they run."""
+    due_month, due, item = DueMonthStat.__table__.c, DueStat.__table__.c, FeedbackItem.__table__.c
+
+    def scoped(c: Any, *conditions: Any, on_items: bool = False) -> list[Any]:
+        conditions_ = list(conditions)
+        # "+ 0" on the items: read the few items due today on the due index, not a site's all.
+        if site:
+            conditions_.append((c.site_id + 0 if on_items else c.site_id) == bindparam("site_id"))
+        if partner:
+            conditions_.append((c.partner_id + 0 if on_items else c.partner_id) == bindparam("partner_id"))
+        if public:
+            conditions_.append(c.sensitivity != "S3" if on_items else c.protected == false())
+        return conditions_
+
+    def summed(c: Any, *conditions: Any) -> Select[Any]:
+        keys = (c.site_id, c.partner_id, c.protected)
+        return select(*keys, func.sum(c["count"])).where(*scoped(c, *conditions)).group_by(*keys)
+
+    s3 = item.sensitivity == "S3"
+    return {
+        "months_before": summed(due_month, due_month.due_month < bindparam("month")),
+        "month": summed(due_month, due_month.due_month == bindparam("month")),
+        "days": summed(due, due.due_day >= bindparam("first_day"), due.due_day < bindparam("end_day")),
+        "items": select(item.site_id, item.partner_id, s3, func.count())
+        .where(*scoped(item, item.due_at.is_not(None), item.due_at >= bindparam("start"),
+                       item.due_at < bindparam("end"), on_items=True))
+        .group_by(item.site_id, item.partner_id, s3),
+    }
 
 
-def _due_today(scope: Scope, now: datetime) -> list[Any]:
-    """Items due earlier today: few, read one by one on the partial index of open items."""
-    item = FeedbackItem
-    conditions: list[Any] = [item.due_at.is_not(None), item.due_at >= _midnight(now), item.due_at < now]
-    # "+ 0": read the few items due today on the due index, not all of a site's items.
+async def overdue_by_place(
+    session: AsyncSession, now: datetime, scope: Scope | None = None
+) -> dict[tuple[int, int, bool], int]:
+    """Open items whose current deadline has passed ("overdue now"), per (site, partner, S3).
+
+    Deadlines in months before this one come from ``stat_due_month``; this month's days before
+    today from ``stat_due``; today's before now from the items (on the open-items index alone).
+    For this month and for today, whichever side is shorter is read: the days before today, or
+    the month's total less the days from today on; the deadlines already passed today, or the
+    day's total less those still to come. So no read grows with the day of the month or the
+    hour of the day.
+    """
+    scope = scope or Scope()
+    reads = _overdue_reads(scope.site_id is not None, scope.partner_id is not None, not scope.national)
+    place: dict[str, Any] = {}
     if scope.site_id is not None:
-        conditions.append(item.site_id + 0 == scope.site_id)
+        place["site_id"] = scope.site_id
     if scope.partner_id is not None:
-        conditions.append(item.partner_id + 0 == scope.partner_id)
-    if not scope.national:
-        conditions.append(item.sensitivity != "S3")
-    return conditions
+        place["partner_id"] = scope.partner_id
+    today = now.date()
+    month = today.replace(day=1)
+    next_month = month_add(month, 1)
+    tomorrow = today + timedelta(days=1)
+    midnight = _midnight(now)
+    plan: list[tuple[str, dict[str, Any], int]] = [("months_before", {"month": month}, 1)]
+    if (today - month).days <= (next_month - today).days:
+        plan.append(("days", {"first_day": month, "end_day": today}, 1))
+    else:
+        plan += [("month", {"month": month}, 1), ("days", {"first_day": today, "end_day": next_month}, -1)]
+    if now - midnight <= timedelta(hours=12):
+        plan.append(("items", {"start": midnight, "end": now}, 1))
+    else:
+        plan += [("days", {"first_day": today, "end_day": tomorrow}, 1),
+                 ("items", {"start": now, "end": midnight + timedelta(days=1)}, -1)]
+    result: dict[tuple[int, int, bool], int] = {}
+    for name, params, sign in plan:
+        for site_id, partner_id, protected, n in (await session.execute(reads[name], place | params)).all():
+            if partner_id is not None and n:
+                key = (site_id, partner_id, bool(protected))
+                result[key] = result.get(key, 0) + sign * int(n)
+    return {key: n for key, n in result.items() if n}
 
 
 async def overdue(session: AsyncSession, scope: Scope, now: datetime) -> int:
-    """Open items whose current deadline has passed ("overdue now").
-
-    Deadlines in months before this one come from ``stat_due_month``, this month's earlier days
-    from ``stat_due``, and today's are counted on the items (on the open-items index alone).
-    """
-    today = now.date()
-    this_month = today.replace(day=1)
-    months = select(func.coalesce(func.sum(DueMonthStat.count), 0)).where(
-        DueMonthStat.due_month < this_month, *_place_filters(DueMonthStat, scope))
-    days = select(func.coalesce(func.sum(DueStat.count), 0)).where(
-        DueStat.due_day >= this_month, DueStat.due_day < today, *_place_filters(DueStat, scope))
-    items = select(func.count()).select_from(FeedbackItem).where(*_due_today(scope, now))
-    return sum([int(await session.scalar(statement) or 0) for statement in (months, days, items)])
-
-
-@functools.cache
-def _overdue_by_place_reads() -> tuple[Select[Any], ...]:
-    """The three reads of ``overdue_by_place``, built once; the days are bound when they run."""
-    due_month, due = DueMonthStat.__table__.c, DueStat.__table__.c
-    item = FeedbackItem.__table__.c
-    s3 = item.sensitivity == "S3"
-    return (
-        select(due_month.site_id, due_month.partner_id, due_month.protected, func.sum(due_month["count"]))
-        .where(due_month.due_month < bindparam("this_month"))
-        .group_by(due_month.site_id, due_month.partner_id, due_month.protected),
-        select(due.site_id, due.partner_id, due.protected, func.sum(due["count"]))
-        .where(due.due_day >= bindparam("this_month"), due.due_day < bindparam("today"))
-        .group_by(due.site_id, due.partner_id, due.protected),
-        # Today's deadlines, read on the open-items index alone.
-        select(item.site_id, item.partner_id, s3, func.count())
-        .where(item.due_at.is_not(None), item.due_at >= bindparam("midnight"), item.due_at < bindparam("now"))
-        .group_by(item.site_id, item.partner_id, s3),
-    )
-
-
-async def overdue_by_place(session: AsyncSession, now: datetime) -> dict[tuple[int, int, bool], int]:
-    """Overdue now per (site, partner, S3 or not), for the whole country (read as ``overdue``)."""
-    today = now.date()
-    params = {"this_month": today.replace(day=1), "today": today, "midnight": _midnight(now), "now": now}
-    result: dict[tuple[int, int, bool], int] = {}
-    for statement in _overdue_by_place_reads():
-        for site_id, partner_id, protected, n in (await session.execute(statement, params)).all():
-            if partner_id is not None and n:
-                key = (site_id, partner_id, bool(protected))
-                result[key] = result.get(key, 0) + int(n)
-    return result
+    """How many open items of a scope are past their current deadline ("overdue now")."""
+    return sum((await overdue_by_place(session, now, scope)).values())
 
 
 # --- "You said, we did" -------------------------------------------------------------------

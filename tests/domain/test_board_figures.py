@@ -178,10 +178,23 @@ async def test_every_figure_equals_a_direct_count_after_random_activity(db: Data
         for scope in scopes:
             for period in q.PERIODS:
                 await _check_scope(session, scope, period, now)
-        # "Overdue now" also holds at other moments (days summed from stat_due, today counted).
-        for moment in (now - timedelta(days=3, hours=5), now + timedelta(days=4, hours=7), now + timedelta(days=40)):
+        # "Overdue now" also holds at other moments, early and late in a month and in a day (the
+        # shorter side of each is read: days before today or the month's total less the rest).
+        month = datetime(now.year, now.month, 1, tzinfo=UTC)
+        moments = [now - timedelta(days=3, hours=5), now + timedelta(days=4, hours=7), now + timedelta(days=40),
+                   month + timedelta(days=2, hours=3), month + timedelta(days=2, hours=21),
+                   month + timedelta(days=26, hours=2), month + timedelta(days=26, hours=23)]
+        # Just before and after a deadline late in its day and one early in its day.
+        deadlines = (await session.scalars(select(FeedbackItem.due_at).where(FeedbackItem.due_at.is_not(None)))).all()
+        late = next(d for d in deadlines if 13 <= d.hour <= 22)
+        early = next(d for d in deadlines if 1 <= d.hour <= 10)
+        moments += [d + timedelta(minutes=m) for d in (late, early) for m in (-1, 1)]
+        for moment in moments:
             for scope in scopes:
                 assert await q.overdue(session, scope, moment) == await _direct_overdue(session, scope, moment)
+            by_place = await q.overdue_by_place(session, moment)
+            assert sum(by_place.values()) == await _direct_overdue(session, q.Scope(), moment), moment
+            assert min(by_place.values(), default=1) > 0
 
 
 async def _store(session: Any, site: str, topic: str, when: datetime, **fields: Any) -> FeedbackItem:
