@@ -4,8 +4,8 @@ Nothing here scans ``feedback_item`` except two indexed reads: "overdue now" (on
 index of open items with a deadline) and the "You said, we did" list (on the index of published
 items). Everything else sums ``stat_topic``, ``stat_equity`` and ``stat_duration`` filtered by a
 month range and a site or partner; the national board sums their roll-ups without site and
-partner (``stat_national_*``, and ``stat_place`` for its rankings), so it reads hundreds of rows
-rather than tens of thousands. S3 items (``protected``) count only on the national board.
+partner (``stat_national_*``; ``stat_place`` for its rankings and every board's trend), so it
+reads hundreds of rows rather than tens of thousands. S3 items (``protected``) count only on the national board.
 
 The functions return raw numbers; ``feedback.web.board`` applies the public display rules
 (fewer than 5, minimum items for rates) so tests can compare every figure with a direct count.
@@ -134,7 +134,7 @@ class Counts:
     rated_sad: int = 0
 
     def add(self, row: Any) -> None:
-        """Add another ``Counts``, or a row whose last columns are the ``_sums``."""
+        """Add another ``Counts``, or a row whose last columns are the counters (``_grouped_sums``)."""
         values = [getattr(row, name) for name in COUNTERS] if isinstance(row, Counts) else row[-len(COUNTERS):]
         mine = self.__dict__
         for name, value in zip(COUNTERS, values, strict=True):
