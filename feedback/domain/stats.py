@@ -144,7 +144,7 @@ class StatDelta:
         return rollup
 
     def places(self) -> dict[StatKey, Counter[str]]:
-        """(month, site, partner, protected) counters, whatever the topic: the rankings."""
+        """(month, site, partner, protected) counters, whatever the topic: rankings and trends."""
         return _rolled_up(self.topic, lambda key: (key[0], key[1], key[2], key[5]))
 
     def due_months(self) -> Counter[StatKey]:
