@@ -28,8 +28,14 @@ def _check_character(body: str) -> str:
 
 def new_tracking_code() -> str:
     """A fresh random tracking code (body + check character)."""
-    body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
-    return body + _check_character(body)
+    # One draw below 23^8 written in base 23: the same uniform choice as eight draws of one
+    # character, for one read of the system's random source instead of a dozen.
+    number = secrets.randbelow(_N**BODY_LENGTH)
+    body = []
+    for _ in range(BODY_LENGTH):
+        number, digit = divmod(number, _N)
+        body.append(ALPHABET[digit])
+    return "".join(body) + _check_character("".join(body))
 
 
 def normalise(raw: str) -> str:

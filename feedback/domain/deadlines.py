@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.models import DeadlineRule, FeedbackItem, Holiday
+from feedback.models.items import AnyItem
 
 SENSITIVE = ("S2", "S3")
 
@@ -86,7 +87,7 @@ class Calendar:
     holidays: frozenset[date]
     weekend: tuple[int, ...]
 
-    def policy(self, item: FeedbackItem) -> DeadlinePolicy:
+    def policy(self, item: AnyItem) -> DeadlinePolicy:
         return pick_rule(self.rules, item.topic_id, item.feedback_type)
 
 
@@ -96,7 +97,7 @@ async def load_calendar(session: AsyncSession, weekend: tuple[int, ...]) -> Cale
     return Calendar(tuple(rules), frozenset(holidays), weekend)
 
 
-def set_deadlines(item: FeedbackItem, calendar: Calendar, start: datetime) -> None:
+def set_deadlines(item: AnyItem, calendar: Calendar, start: datetime) -> None:
     """Compute acknowledge-by and resolve-by from ``start`` (intake, referral or reopening)."""
     policy = calendar.policy(item)
     if item.sensitivity in SENSITIVE:
@@ -110,7 +111,7 @@ def set_deadlines(item: FeedbackItem, calendar: Calendar, start: datetime) -> No
     update_due(item)
 
 
-def update_due(item: FeedbackItem) -> None:
+def update_due(item: AnyItem) -> None:
     """The deadline that matters now; NULL once the item is no longer waiting on a partner."""
     if item.status in ("received", "referred"):
         item.due_at = item.acknowledge_by

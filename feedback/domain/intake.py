@@ -10,9 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from feedback import codes
 from feedback.domain import deadlines, notify, reference, routing, stats
@@ -26,13 +28,25 @@ from feedback.models import (
     ReservedCode,
     utcnow,
 )
-from feedback.models.items import AGE_BANDS, CHANNELS, GENDERS
+from feedback.models.items import AGE_BANDS, CHANNELS, GENDERS, NewItem
 from feedback.models.taxonomy import FEEDBACK_TYPES, SENSITIVITIES
 from feedback.text import fold, nfc
 
 MAX_TEXT = 5000
 # A device clock may be wrong; a submission time further off than this is not believed.
 MAX_CLOCK_SKEW = timedelta(days=30)
+
+# The statements of a submission, built once: building a statement and its cache key cost
+# several times what SQLite takes to run it (docs/BENCHMARKS.md).
+_ITEMS = FeedbackItem.__table__
+_FIND_KEYS = select(_ITEMS.c.idempotency_key, _ITEMS.c.id, _ITEMS.c.tracking_code, _ITEMS.c.received_at).where(
+    _ITEMS.c.idempotency_key.in_(bindparam("keys", expanding=True))
+)
+_RESERVED = select(ReservedCode.code).where(ReservedCode.code.in_(bindparam("codes", expanding=True)))
+_INSERT_ITEMS = insert(_ITEMS).returning(_ITEMS.c.tracking_code, _ITEMS.c.id)
+_INSERT_EVENTS = insert(Event.__table__)
+_INSERT_ATTACHMENTS = insert(Attachment.__table__)
+_INSERT_MESSAGES = insert(OutboxMessage.__table__)
 
 
 @dataclass
@@ -66,6 +80,15 @@ class Invalid(Exception):
     """The submission cannot be stored as it is: field → gettext msgid."""
 
     errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A stored submission as its sender sees it: the item's id and what the receipt shows."""
+
+    id: int
+    tracking_code: str
+    received_at: datetime
 
 
 def parse_mali_phone(raw: str | None) -> str | None:
@@ -118,21 +141,13 @@ def strictest(*levels: str | None) -> str:
     return max((lvl for lvl in levels if lvl), default="S1")
 
 
-async def find_existing(session: AsyncSession, idempotency_key: str | None) -> FeedbackItem | None:
-    if not idempotency_key:
-        return None
-    return await session.scalar(
-        select(FeedbackItem).where(FeedbackItem.idempotency_key == idempotency_key)
-    )
-
-
 def draft(
     ref: reference.Reference,
     sub: Submission,
     calendar: deadlines.Calendar,
     now: datetime,
     reserved: dict[str, ReservedCode],
-) -> FeedbackItem:
+) -> NewItem:
     """The item a submission becomes, routed and with its deadlines; raises ``Invalid``.
 
     ``reserved`` holds the kiosk-reserved codes the batch asked for (loaded by the caller); a
@@ -172,7 +187,7 @@ def draft(
         raise Invalid(errors)
     assert site is not None and topic is not None
 
-    item = FeedbackItem(
+    item = NewItem(
         tracking_code=tracking_code,
         idempotency_key=sub.idempotency_key,
         channel=sub.channel,
@@ -200,7 +215,7 @@ def draft(
         updated_at=now,
     )
     item.partner_id, item.shared_partner_id, _reason = routing.choose(
-        item, ref.rules, default_partner_id=ref.default_partner_id,
+        item, ref.rules_for(site.id, topic.id), default_partner_id=ref.default_partner_id,
         safeguarding_partner_id=ref.safeguarding_partner_id,
     )
     deadlines.set_deadlines(item, calendar, now)
@@ -214,49 +229,55 @@ async def store_many(
     base_url: str = "",
     weekend: tuple[int, ...] = (5, 6),
     now: datetime | None = None,
-) -> list[FeedbackItem | Invalid]:
+) -> list[StoredItem | Invalid]:
     """Check, store and route submissions in the caller's transaction, with a few statements.
 
-    Returns, in order, each submission's new item or its ``Invalid`` (nothing of an invalid
+    Returns, in order, each submission's stored item or its ``Invalid`` (nothing of an invalid
     submission is written; the others are). The statements do not grow with the number of
     submissions: one INSERT per table, one upsert per aggregate table.
     """
     ref = await reference.current(session)
+    return await session.run_sync(_store_many, ref, subs, base_url, weekend, now or utcnow())
+
+
+def _store_many(
+    session: Session,
+    ref: reference.Reference,
+    subs: Sequence[Submission],
+    base_url: str,
+    weekend: tuple[int, ...],
+    now: datetime,
+) -> list[StoredItem | Invalid]:
+    # Run in the session's greenlet (``run_sync``): Core statements, each sent straight to the
+    # connection. Through the async session every statement cost a greenlet switch and the ORM's
+    # bookkeeping, more than SQLite took to run it (docs/BENCHMARKS.md).
+    connection = session.connection()
     calendar = deadlines.Calendar(ref.deadline_rules, ref.holidays, weekend)
-    now = now or utcnow()
     wanted = {codes.normalise(s.reserved_code) for s in subs if s.reserved_code}
     reserved = {}
     if wanted:
-        rows = await session.scalars(select(ReservedCode).where(ReservedCode.code.in_(wanted)))
+        rows = session.scalars(select(ReservedCode).where(ReservedCode.code.in_(wanted)))
         reserved = {r.code: r for r in rows}
-    results: list[FeedbackItem | Invalid] = []
+    drafts: list[NewItem | Invalid] = []
     for sub in subs:
         try:
-            results.append(draft(ref, sub, calendar, now, reserved))
+            drafts.append(draft(ref, sub, calendar, now, reserved))
         except Invalid as invalid:
-            results.append(invalid)
-    drafts = [r for r in results if isinstance(r, FeedbackItem)]
-    if not drafts:
-        return results
-    await _avoid_reserved_codes(session, [
-        i for sub, i in zip(subs, results, strict=True) if isinstance(i, FeedbackItem) and not sub.reserved_code
-    ])
-    # Plain multi-row INSERTs: SQLite cannot return the new ids of many rows in order, so the
-    # items are read back by their (unique) tracking codes instead of inserted one by one.
-    await session.execute(insert(FeedbackItem), [_columns(i) for i in drafts])
-    stored = await session.scalars(
-        select(FeedbackItem).where(FeedbackItem.tracking_code.in_([i.tracking_code for i in drafts]))
-    )
-    by_code = {i.tracking_code: i for i in stored}
-    results = [by_code[r.tracking_code] if isinstance(r, FeedbackItem) else r for r in results]
+            drafts.append(invalid)
+    new = [(sub, item) for sub, item in zip(subs, drafts, strict=True) if isinstance(item, NewItem)]
+    if not new:
+        return drafts  # type: ignore[return-value]
+    _avoid_reserved_codes(connection, [item for sub, item in new if not sub.reserved_code])
+    # One multi-row INSERT; the new ids come back by tracking code (unique), in any order.
+    inserted = connection.execute(_INSERT_ITEMS, [item.columns() for _sub, item in new])
+    ids: dict[str, int] = dict(inserted.all())  # type: ignore[arg-type]
 
     events: list[dict[str, Any]] = []
     voices: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     delta = stats.StatDelta()
-    for sub, item in zip(subs, results, strict=True):
-        if not isinstance(item, FeedbackItem):
-            continue
+    for sub, item in new:
+        item.id = ids[item.tracking_code]
         assert item.partner_id is not None
         events += [
             {"item_id": item.id, "kind": "submitted", "created_at": now, "actor_label": "submitter",
@@ -272,27 +293,20 @@ async def store_many(
         delta.add(stats.EMPTY, stats.snapshot(item))
         recipients = ref.recipients(item.partner_id, sensitive=item.sensitivity in routing.SENSITIVE)
         messages += notify.assignment_messages(item, recipients, base_url)
-    # Rows of one kind together: the ORM sends each run of rows with the same columns at once.
-    await session.execute(insert(Event), sorted(events, key=lambda e: e["kind"] != "submitted"))
+    connection.execute(_INSERT_EVENTS, events)
     if voices:
-        await session.execute(insert(Attachment), voices)
+        connection.execute(_INSERT_ATTACHMENTS, voices)
     if messages:
-        await session.execute(insert(OutboxMessage), messages)
-    await delta.write(session)
-    return results
+        connection.execute(_INSERT_MESSAGES, messages)
+    delta.write_sync(session)
+    return [StoredItem(ids[item.tracking_code], item.tracking_code, item.received_at)
+            if isinstance(item, NewItem) else item for item in drafts]
 
 
-def _columns(item: FeedbackItem) -> dict[str, Any]:
-    """The column values ``draft`` gave a (transient) item."""
-    return {key: value for key, value in vars(item).items() if not key.startswith("_")}
-
-
-async def _avoid_reserved_codes(session: AsyncSession, items: list[FeedbackItem]) -> None:
+def _avoid_reserved_codes(connection: Connection, items: list[NewItem]) -> None:
     # A code held by a kiosk for an offline receipt is never given to another item.
     while items:
-        taken = set(await session.scalars(
-            select(ReservedCode.code).where(ReservedCode.code.in_([i.tracking_code for i in items]))
-        ))
+        taken = set(connection.scalars(_RESERVED, {"codes": [i.tracking_code for i in items]}))
         items = [i for i in items if i.tracking_code in taken]
         for item in items:
             item.tracking_code = codes.new_tracking_code()
@@ -313,7 +327,7 @@ async def store(
     [result] = await store_many(session, [sub], base_url=base_url, weekend=weekend, now=now)
     if isinstance(result, Invalid):
         raise result
-    return result
+    return await session.get_one(FeedbackItem, result.id)
 
 
 async def submit_once(
@@ -322,7 +336,7 @@ async def submit_once(
     *,
     base_url: str = "",
     weekend: tuple[int, ...] = (5, 6),
-) -> tuple[FeedbackItem, bool]:
+) -> tuple[StoredItem, bool]:
     """Store a submission exactly once; returns (item, created). Raises ``Invalid``.
 
     Submissions arriving together are written together, in one transaction (group commit):
@@ -341,8 +355,9 @@ async def submit_once(
     return result
 
 
-Outcome = tuple[FeedbackItem, bool] | Invalid
+Outcome = tuple[StoredItem, bool] | Invalid
 MAX_BATCH = 64
+GATHER_TURNS = int(__import__("os").environ.get("GATHER", "3"))
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], GroupWriter]] = (
     weakref.WeakKeyDictionary()
 )
@@ -376,6 +391,7 @@ class GroupWriter:
         batch: list[tuple[Submission, asyncio.Future[Outcome]]] = []
         try:
             while self.waiting:
+                await self._gather()
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
                 await self._write(batch)
         except BaseException as exc:
@@ -386,6 +402,20 @@ class GroupWriter:
             raise
         finally:
             self.task = None
+
+    async def _gather(self) -> None:
+        """Let the requests the loop is about to serve join this batch before it is written.
+
+        A write runs without yielding, so requests that arrived meanwhile are still being read
+        and parsed when it ends: a few turns of the loop let them reach ``submit`` and share
+        the next transaction (its fixed cost is most of a small batch's). It stops as soon as
+        a turn brings nobody new, so a lone submission waits only one turn.
+        """
+        for _turn in range(GATHER_TURNS):
+            before = len(self.waiting)
+            await asyncio.sleep(0)
+            if len(self.waiting) == before or len(self.waiting) >= MAX_BATCH:
+                return
 
     async def _write(self, batch: list[tuple[Submission, asyncio.Future[Outcome]]]) -> None:
         attempts = 3 if len(batch) == 1 else 1
@@ -415,21 +445,25 @@ class GroupWriter:
 
     async def _transaction(self, subs: list[Submission]) -> list[Outcome]:
         async with self.write() as session, session.begin():
-            keys = [s.idempotency_key for s in subs if s.idempotency_key]
-            found: dict[str | None, Outcome] = {}
-            if keys:
-                rows = await session.scalars(select(FeedbackItem).where(FeedbackItem.idempotency_key.in_(keys)))
-                found = {i.idempotency_key: (i, False) for i in rows}
-            # The first submission of each key is stored; a resend in the same batch gets its item.
-            first: dict[str, int] = {}
-            new = []
-            for index, sub in enumerate(subs):
-                key = sub.idempotency_key
-                if key is None or (key not in found and key not in first):
-                    if key is not None:
-                        first[key] = index
-                    new.append(sub)
-            stored = await store_many(session, new, base_url=self.base_url, weekend=self.weekend)
+            ref = await reference.current(session)
+            return await session.run_sync(self._store_batch, ref, subs)
+
+    def _store_batch(self, session: Session, ref: reference.Reference, subs: list[Submission]) -> list[Outcome]:
+        keys = [s.idempotency_key for s in subs if s.idempotency_key]
+        found: dict[str | None, Outcome] = {}
+        if keys:
+            rows = session.connection().execute(_FIND_KEYS, {"keys": keys})
+            found = {key: (StoredItem(id_, code, received_at), False) for key, id_, code, received_at in rows}
+        # The first submission of each key is stored; a resend in the same batch gets its item.
+        first: dict[str, int] = {}
+        new = []
+        for index, sub in enumerate(subs):
+            key = sub.idempotency_key
+            if key is None or (key not in found and key not in first):
+                if key is not None:
+                    first[key] = index
+                new.append(sub)
+        stored = _store_many(session, ref, new, self.base_url, self.weekend, utcnow())
         outcome_of = {id(sub): (r if isinstance(r, Invalid) else (r, True)) for sub, r in zip(new, stored, strict=True)}
         outcomes: list[Outcome] = []
         for sub in subs:

@@ -17,6 +17,7 @@ from feedback import codes
 from feedback.domain.reference import NOTIFIED_ROLES, NOTIFIED_ROLES_SENSITIVE
 from feedback.i18n import N_, translate
 from feedback.models import FeedbackItem, OutboxMessage, Partner, User, utcnow
+from feedback.models.items import AnyItem
 
 STATUS_LABELS = {
     "received": N_("received"),
@@ -37,7 +38,7 @@ def message_row(
     body: str,
     purpose: str,
     locale: str,
-    item: FeedbackItem | None = None,
+    item: AnyItem | None = None,
     subject: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -92,7 +93,7 @@ async def _partner_recipients(
     return []
 
 
-def _item_url(base_url: str, item: FeedbackItem) -> str:
+def _item_url(base_url: str, item: AnyItem) -> str:
     return f"{base_url}/portal/items/{item.id}"
 
 
@@ -106,7 +107,7 @@ async def notify_assignment(
 
 
 def assignment_messages(
-    item: FeedbackItem, recipients: list[tuple[str, str]], base_url: str, purpose: str = "assigned"
+    item: AnyItem, recipients: list[tuple[str, str]], base_url: str, purpose: str = "assigned"
 ) -> list[dict[str, Any]]:
     """The outbox rows telling ``recipients`` (e-mail, locale) that an item is theirs."""
     rows = []

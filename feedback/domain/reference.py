@@ -82,6 +82,17 @@ class Reference:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_slugs", {t.slug: t for t in self.topics})
+        object.__setattr__(self, "_rules_for", {})
+
+    def rules_for(self, site_id: int, topic_id: int) -> tuple[RoutingRule, ...]:
+        """The routing rules that may apply to an item of this site and topic (the few of all)."""
+        cached: dict[tuple[int, int], tuple[RoutingRule, ...]] = self._rules_for  # type: ignore[attr-defined]
+        rules = cached.get((site_id, topic_id))
+        if rules is None:
+            rules = cached[(site_id, topic_id)] = tuple(
+                r for r in self.rules if r.site_id in (None, site_id) and r.topic_id in (None, topic_id)
+            )
+        return rules
 
     def recipients(self, partner_id: int, *, sensitive: bool) -> list[tuple[str, str]]:
         """(e-mail, locale) told about an item of this partner (see ``notify``)."""

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from feedback.models import FeedbackItem, Partner, RoutingRule
+from feedback.models.items import AnyItem
 
 SENSITIVE = ("S2", "S3")
 
@@ -34,13 +35,13 @@ def pick_rule(rules: Iterable[RoutingRule], site_id: int, topic_id: int) -> Rout
     return max(matching, key=rank, default=None)
 
 
-def reason_for(item: FeedbackItem) -> str:
+def reason_for(item: AnyItem) -> str:
     """Why the item went where it went, as its routed event says."""
     return "sensitive" if item.sensitivity in SENSITIVE else "rule"
 
 
 def choose(
-    item: FeedbackItem,
+    item: AnyItem,
     rules: Iterable[RoutingRule],
     *,
     default_partner_id: int | None,

@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from feedback.models import (
     DueMonthStat,
@@ -29,6 +31,7 @@ from feedback.models import (
     PlaceStat,
     TopicStat,
 )
+from feedback.models.items import AnyItem
 from feedback.models.stats import COUNTERS
 
 StatKey = tuple[Any, ...]
@@ -56,7 +59,7 @@ def whole_days(start: datetime, end: datetime) -> int:
     return max(0, int((end - start).total_seconds() // 86400))
 
 
-def counters(item: FeedbackItem) -> Counter[str]:
+def counters(item: AnyItem) -> Counter[str]:
     """The counters of one item (each 0 or 1, except the rating sum)."""
     c: Counter[str] = Counter()
     c["received"] = 1
@@ -75,7 +78,7 @@ def counters(item: FeedbackItem) -> Counter[str]:
     return c
 
 
-def snapshot(item: FeedbackItem) -> Snapshot:
+def snapshot(item: AnyItem) -> Snapshot:
     """The item's contribution now (call before and after a change)."""
     if item.partner_id is None or item.id is None:
         return EMPTY
@@ -155,23 +158,33 @@ class StatDelta:
         return result
 
     async def write(self, session: AsyncSession) -> None:
+        """Apply the differences in the session's transaction."""
+        await session.run_sync(self.write_sync)
+
+    def write_sync(self, session: Session) -> None:
+        """``write`` for code already running in the session's greenlet (``run_sync``): the
+        upserts go straight to the connection, without the async session's round trip each."""
+        # Pending changes first, as a session.execute would: every write path locks the item
+        # before its aggregates, so concurrent PostgreSQL writers take locks in the same order.
+        session.flush()
+        connection = session.connection()
         topic_cols = ("month", "site_id", "partner_id", "topic_id", "feedback_type", "protected")
         equity_cols = ("month", "site_id", "partner_id", "gender", "age_band", "protected")
         duration_cols = ("month", "site_id", "partner_id", "metric", "days", "protected")
-        await _upsert_counters(session, TopicStat.__table__, topic_cols, self.topic)
-        await _upsert_counters(session, EquityStat.__table__, equity_cols, self.equity)
-        await _upsert_counts(session, DurationStat.__table__, duration_cols, self.duration)
-        await _upsert_counts(session, DueStat.__table__, ("due_day", "site_id", "partner_id", "protected"), self.due)
-        await _upsert_counts(session, DueMonthStat.__table__, ("due_month", "site_id", "partner_id", "protected"),
-                             self.due_months())
+        _upsert_counters(connection, TopicStat.__table__, topic_cols, self.topic)
+        _upsert_counters(connection, EquityStat.__table__, equity_cols, self.equity)
+        _upsert_counts(connection, DurationStat.__table__, duration_cols, self.duration)
+        _upsert_counts(connection, DueStat.__table__, ("due_day", "site_id", "partner_id", "protected"), self.due)
+        _upsert_counts(connection, DueMonthStat.__table__, ("due_month", "site_id", "partner_id", "protected"),
+                       self.due_months())
         place_cols = ("month", "site_id", "partner_id", "protected")
-        await _upsert_counters(session, PlaceStat.__table__, place_cols, self.places())
+        _upsert_counters(connection, PlaceStat.__table__, place_cols, self.places())
         national = self.national()
-        await _upsert_counters(session, NationalTopicStat.__table__, ("month", "topic_id", "feedback_type"),
-                               national.topic)
-        await _upsert_counters(session, NationalEquityStat.__table__, ("month", "gender", "age_band"),
-                               national.equity)
-        await _upsert_counts(session, NationalDurationStat.__table__, ("month", "metric", "days"), national.duration)
+        _upsert_counters(connection, NationalTopicStat.__table__, ("month", "topic_id", "feedback_type"),
+                         national.topic)
+        _upsert_counters(connection, NationalEquityStat.__table__, ("month", "gender", "age_band"),
+                         national.equity)
+        _upsert_counts(connection, NationalDurationStat.__table__, ("month", "metric", "days"), national.duration)
 
 
 def _rolled_up(
@@ -188,8 +201,8 @@ def _sort_key(entry: tuple[StatKey, Any]) -> tuple[str, ...]:
     return tuple(str(part) for part in entry[0])
 
 
-async def _upsert_counters(
-    session: AsyncSession, table: Any, key_cols: Iterable[str], deltas: dict[StatKey, Counter[str]]
+def _upsert_counters(
+    connection: Connection, table: Any, key_cols: Iterable[str], deltas: dict[StatKey, Counter[str]]
 ) -> None:
     cols = tuple(key_cols)
     rows = []
@@ -198,11 +211,11 @@ async def _upsert_counters(
         if any(values.values()):
             rows.append(dict(zip(cols, key, strict=True)) | values)
     if rows:
-        await _upsert(session, table, cols, rows, COUNTERS)
+        _upsert(connection, table, cols, rows, COUNTERS)
 
 
-async def _upsert_counts(
-    session: AsyncSession, table: Any, key_cols: tuple[str, ...], deltas: Counter[StatKey]
+def _upsert_counts(
+    connection: Connection, table: Any, key_cols: tuple[str, ...], deltas: Counter[StatKey]
 ) -> None:
     rows = [
         dict(zip(key_cols, key, strict=True)) | {"count": n}
@@ -210,15 +223,14 @@ async def _upsert_counts(
         if n
     ]
     if rows:
-        await _upsert(session, table, key_cols, rows, ("count",))
+        _upsert(connection, table, key_cols, rows, ("count",))
 
 
-async def _upsert(
-    session: AsyncSession, table: Table, key_cols: Iterable[str], rows: list[dict[str, Any]], add: Iterable[str]
+def _upsert(
+    connection: Connection, table: Table, key_cols: Iterable[str], rows: list[dict[str, Any]], add: Iterable[str]
 ) -> None:
     """Add ``rows`` to the counters, creating missing rows (one executemany statement)."""
-    dialect = session.get_bind().dialect.name
-    await session.execute(_upsert_statement(dialect, table, tuple(key_cols), tuple(add)), rows)
+    connection.execute(_upsert_statement(connection.dialect.name, table, tuple(key_cols), tuple(add)), rows)
 
 
 @functools.cache

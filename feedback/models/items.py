@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -206,6 +207,63 @@ class FeedbackItem(Base):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+@dataclass(slots=True)
+class NewItem:
+    """A feedback item about to be stored: the columns intake sets, as a plain object.
+
+    Intake builds one per submission, routes it and sets its deadlines, then inserts many at
+    once; an ORM ``FeedbackItem`` would track every one of those assignments for nothing.
+    Routing, deadlines, aggregates and notifications read it as they read a ``FeedbackItem``.
+    """
+
+    tracking_code: str
+    idempotency_key: str | None
+    channel: str
+    site_id: int
+    kiosk_id: int | None
+    feedback_type: str
+    topic_id: int
+    code_id: int | None
+    text: str
+    search_text: str
+    language: str
+    contact_phone: str | None
+    contact_email: str | None
+    contact_name: str | None
+    contact_consent: bool
+    publish_consent: bool | None
+    gender: str | None
+    age_band: str | None
+    status: str
+    sensitivity: str
+    criticality: str
+    submitted_at: datetime
+    received_at: datetime
+    updated_at: datetime
+    partner_id: int | None = None
+    shared_partner_id: int | None = None
+    acknowledge_by: datetime | None = None
+    resolve_by: datetime | None = None
+    due_at: datetime | None = None
+    # Known once inserted; the rest is what a new item has not had yet.
+    id: int | None = None
+    acknowledged_at: None = None
+    resolved_at: None = None
+    acknowledged_on_time: None = None
+    resolved_on_time: None = None
+    verification: None = None
+    satisfaction: None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The values of the INSERT (the columns not named here take their defaults)."""
+        return {name: getattr(self, name) for name in _NEW_ITEM_COLUMNS}
+
+
+_NEW_ITEM_COLUMNS = tuple(f.name for f in fields(NewItem))[: [f.name for f in fields(NewItem)].index("id")]
+# Either kind of item, for the rules that read one (routing, deadlines, aggregates, notices).
+AnyItem = FeedbackItem | NewItem
 
 
 class Event(Base):

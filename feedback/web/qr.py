@@ -21,7 +21,9 @@ import segno
 from segno import consts, encoder
 
 MASK = 0  # a fixed mask: every mask decodes; choosing the "best" of eight cost 3x the whole code
-_DARK_RUN = re.compile(rb"\x01+")
+DARK, LIGHT, NEXT_ROW = b"\x01", b"\x00", b"\x02"
+# A dark run and the light modules (and row ends) before it: one move and one stroke of the path.
+_STROKE = re.compile(rb"[\x00\x02]*\x01+")
 _FIRST_BIT = 1000  # placeholder values that mark where each bit of the message goes
 # The 8 bits of each byte value, most significant first, as 0/1 bytes.
 _AS_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
@@ -32,8 +34,8 @@ _BITS = tuple(bytes((value >> shift) & 1 for shift in range(7, -1, -1)) for valu
 def _layout(version: int, error: int) -> tuple[bytes, tuple[int, ...], int]:
     """The symbol of an all-zero message, the index of each message bit in it, its width.
 
-    The symbol is flat, row after row, each row followed by one light separator module (so a
-    run of dark modules never continues onto the next row).
+    The symbol is flat, row after row, each row followed by a ``NEXT_ROW`` byte (so a run of
+    dark modules never continues onto the next row, and the path can tell rows apart).
     """
     width = encoder.calc_matrix_size(version)
     stride = width + 1
@@ -60,7 +62,7 @@ def _layout(version: int, error: int) -> tuple[bytes, tuple[int, ...], int]:
     encoder.add_version_info(matrix, version)
     if any(value > 1 for row in matrix for value in row):  # pragma: no cover (segno changed)
         raise RuntimeError("unexpected module values in the QR template")
-    return b"".join(bytes(row) + b"\0" for row in matrix), tuple(order), width
+    return b"".join(bytes(row) + NEXT_ROW for row in matrix), tuple(order), width
 
 
 def _padded_buffer(version: int, error: int) -> encoder.Buffer:
@@ -100,7 +102,7 @@ def _error_words(data: bytes, error_words: int) -> bytes:
 def _message(content: str, error: int) -> tuple[int, int, bytes] | None:
     """(version, error level, final message codewords) as ``segno.make(content, error,
     mask=0)`` encodes them; None for what this path does not handle (a Micro QR code)."""
-    segments = encoder.prepare_data(content, None, None)
+    segments = _segments(content)
     version = encoder.find_version(segments, error, eci=False, micro=None)
     if version < 1:
         return None
@@ -130,6 +132,21 @@ def _message(content: str, error: int) -> tuple[int, int, bytes] | None:
     return version, error, bytes(final)
 
 
+def _segments(content: str) -> encoder.Segments:
+    """``encoder.prepare_data(content, None, None)``: a URL is one byte-mode segment, whose
+    bits are written here eight at a time rather than one by one."""
+    try:
+        data = content.encode(consts.DEFAULT_BYTE_ENCODING)
+    except UnicodeError:
+        return encoder.prepare_data(content, None, None)
+    if encoder.find_mode(data) != consts.MODE_BYTE:
+        return encoder.prepare_data(content, None, None)
+    segments = encoder.Segments()
+    bits = bytearray(b"".join([_BITS[value] for value in data]))
+    segments.add_segment(encoder._Segment(bits, len(data), consts.MODE_BYTE, consts.DEFAULT_BYTE_ENCODING))
+    return segments
+
+
 def _codewords(bits: bytearray) -> bytes:
     """The bits (0/1 bytes) as bytes, eight at a time, the last padded with 0s: segno's
     ``Buffer.toints`` in one integer conversion."""
@@ -156,22 +173,56 @@ def svg_inline(content: str, *, scale: int = 4, border: int = 2, svgclass: str =
 
 
 def _svg(modules: bytearray, width: int, scale: int, border: int, svgclass: str) -> str:
-    """segno's SVG (one path of horizontal strokes, relative moves) for a dark-is-1 matrix."""
-    stride = width + 1
-    parts = []
-    last_x = last_row = 0
-    for run in _DARK_RUN.finditer(modules):
-        start, end = run.span()
-        row, x1 = divmod(start, stride)
-        x1 += border
-        if parts:
-            parts.append(f"m{x1 - last_x} {row - last_row}h{end - start}")
-        else:
-            parts.append(f"M{x1} {row + border + 0.5:g}h{end - start}")
-        last_x, last_row = x1 + end - start, row
+    """segno's SVG (one path of horizontal strokes, relative moves) for a dark-is-1 matrix.
+
+    Each stroke and the move before it depend only on the modules between the end of the
+    previous dark run and the end of this one, so their text is looked up (``_Strokes``)
+    instead of formatted: the path is joined at C speed from the matrix's runs.
+    """
+    runs = _STROKE.findall(modules)
+    strokes = _strokes.get(width) or _strokes.setdefault(width, _Strokes(width))
+    # The first stroke is an absolute move from the symbol's corner.
+    gap, length = _split(runs[0])
+    rows = gap.count(NEXT_ROW)
+    x = len(gap) - gap.rindex(NEXT_ROW) - 1 if rows else len(gap)
+    first = f"M{x + border} {rows + border + 0.5:g}h{length}"
+    path = first + "".join(map(strokes.__getitem__, runs[1:]))
     size = (width + 2 * border) * scale
     scale_info = f' transform="scale({scale})"' if scale != 1 else ""
     return (
         f'<svg viewBox="0 0 {size} {size}" class={quoteattr(svgclass)}><path{scale_info}'
-        f' class="qrline" stroke="#000" d="{"".join(parts)}"/></svg>'
+        f' class="qrline" stroke="#000" d="{path}"/></svg>'
     )
+
+
+def _split(run: bytes) -> tuple[bytes, int]:
+    """(the light modules and row ends before a dark run, the run's length)."""
+    gap = run.rstrip(DARK)
+    return gap, len(run) - len(gap)
+
+
+class _Strokes(dict[bytes, str]):
+    """The path text of each (gap, dark run) of a symbol of one width, made when first seen.
+
+    Within a row it is ``m{gap} 0h{run}``; across rows, the move goes from the end of the last
+    run to the start of this one: back by the width less the modules skipped at the end of the
+    old row and at the start of the new, and down by the number of rows.
+    """
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.width = width
+
+    def __missing__(self, run: bytes) -> str:
+        gap, length = _split(run)
+        rows = gap.count(NEXT_ROW)
+        if rows:
+            end_of_row, start_of_row = gap.index(NEXT_ROW), len(gap) - gap.rindex(NEXT_ROW) - 1
+            text = f"m{start_of_row + end_of_row - self.width} {rows}h{length}"
+        else:
+            text = f"m{len(gap)} 0h{length}"
+        self[run] = text
+        return text
+
+
+_strokes: dict[int, _Strokes] = {}
