@@ -357,7 +357,7 @@ async def submit_once(
 
 Outcome = tuple[StoredItem, bool] | Invalid
 MAX_BATCH = 64
-GATHER_TURNS = int(__import__("os").environ.get("GATHER", "3"))
+GATHER_TURNS = 3
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], GroupWriter]] = (
     weakref.WeakKeyDictionary()
 )
