@@ -10,8 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.routing import Mount, Route, Router
+from starlette.routing import BaseRoute, Mount, NoMatchFound, Route, Router
 
 from feedback.db import Database
 from feedback.open311 import views as open311
@@ -33,6 +32,7 @@ from feedback.web import (
     sms_hook,
     tracking,
 )
+from feedback.web.compression import GZipMiddleware
 from feedback.web.csrf import CSRFMiddleware
 from feedback.web.locale import LocaleMiddleware
 from feedback.web.ratelimit import RateLimiter
@@ -81,9 +81,28 @@ def remember_url_paths(router: Router, size: int = 1024) -> None:
     ``url_for`` walks every route and mount in order until one answers; a kiosk page asked for
     three paths, the walk showed in its profile. The answer depends only on the name and the
     parameters (the route table does not change once built), so the last ``size`` are kept;
-    a name that does not resolve still raises every time (exceptions are not cached).
+    a name that does not resolve still raises every time (exceptions are not cached). Names
+    are unique in the route table, so the route that answered a name answers it again.
     """
-    lookup = router.url_path_for
+    # The route that answered each name: a name with a parameter that differs every time (a
+    # tracking code) misses the cache, and is then asked of that route first.
+    answered_by: dict[str, BaseRoute] = {}
+
+    def lookup(name: str, /, **path_params: Any) -> Any:
+        route = answered_by.get(name)
+        if route is not None:
+            try:
+                return route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                pass
+        for route in router.routes:
+            try:
+                path = route.url_path_for(name, **path_params)
+            except NoMatchFound:
+                continue
+            answered_by[name] = route
+            return path
+        raise NoMatchFound(name, path_params)
 
     @functools.lru_cache(maxsize=size)
     def cached(name: str, params: tuple[tuple[str, type, Any], ...]) -> Any:

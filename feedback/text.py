@@ -13,7 +13,8 @@ def nfc(text: str | None) -> str:
     if not text:
         return ""
     text = unicodedata.normalize("NFC", text)
-    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
+    if not text.isprintable():  # printable text has no control or format characters to drop
+        text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C")
     return text.strip()
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from feedback import i18n
@@ -13,15 +13,10 @@ LANG_COOKIE = "lang"
 
 
 def cookie_value(scope: Scope, name: str) -> str | None:
+    """One cookie of the request, read as ``Request.cookies`` reads them (as browsers do)."""
     for key, value in scope.get("headers", []):
         if key == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: BLE001 (a malformed cookie header is ignored)
-                return None
-            morsel = jar.get(name)
-            return morsel.value if morsel else None
+            return cookie_parser(value.decode("latin-1")).get(name)
     return None
 
 

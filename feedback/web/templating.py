@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
-from functools import cache
+from datetime import date, datetime
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,13 @@ def _babel_locale() -> str:
 def date_filter(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
-    return format_date(value, format=fmt, locale=_babel_locale())
+    return _formatted_date(value.date() if isinstance(value, datetime) else value, fmt, _babel_locale())
+
+
+@lru_cache(maxsize=1024)
+def _formatted_date(day: date, fmt: str, locale: str) -> str:
+    # Babel's formatting costs more than the rest of a receipt's line; a day's text is fixed.
+    return format_date(day, format=fmt, locale=locale)
 
 
 def datetime_filter(value: datetime | None, fmt: str = "medium") -> str:
