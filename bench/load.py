@@ -100,6 +100,19 @@ class LoadResult:
             "p99_ms": round(self.ms(0.99), 1),
         }
 
+    @classmethod
+    def merged(cls, results: Sequence[LoadResult], label: str) -> LoadResult:
+        """Several runs of the same request as one (rounds interleaved with other runs)."""
+        whole = cls(label=label, clients=max((r.clients for r in results), default=0))
+        for result in results:
+            whole.sent += result.sent
+            whole.ok += result.ok
+            whole.elapsed += result.elapsed
+            whole.latencies += result.latencies
+            whole.statuses.update(result.statuses)
+            whole.exceptions.update(result.exceptions)
+        return whole
+
     def line(self) -> str:
         s = self.summary()
         return (
