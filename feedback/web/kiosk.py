@@ -28,6 +28,7 @@ from feedback.web import csrf, offline, qr
 from feedback.web import intake_flow as flow
 from feedback.web.intake_flow import Answers
 from feedback.web.ratelimit import client_address
+from feedback.web.templating import path_for
 
 # Starlette's default part limit (1 MB) is below a 2-minute voice note; the body limit
 # middleware still caps the whole request.
@@ -64,10 +65,9 @@ def _render(
     settings = request.app.state.settings
     if channel == "kiosk":
         assert site is not None
-        post_url = request.url_for("kiosk:start", site_code=site.code).path
-        start_url = post_url
+        post_url = start_url = path_for(request, "kiosk:start", site_code=site.code)
     else:
-        post_url = start_url = request.url_for("submit").path
+        post_url = start_url = path_for(request, "submit")
     htmx = _is_htmx(request)
     values = {
         "channel": channel,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import date, datetime
 from functools import cache, lru_cache
@@ -119,17 +120,27 @@ def build_environment(*, auto_reload: bool = True) -> Environment:
     return env
 
 
+def app_root(request: Any) -> str:
+    """The application's own prefix (behind a proxy), not that of the mount serving the page."""
+    scope = request.scope
+    return str(scope.get("app_root_path", scope.get("root_path", "")))
+
+
+def path_for(request: Any, name: str, /, **params: Any) -> str:
+    """``request.url_for(name, **params).path`` without building the absolute URL first."""
+    return app_root(request) + str(request.app.url_path_for(name, **params))
+
+
 def _request_context(request: Any) -> dict[str, Any]:
     """What every page may use: its language, the CSRF token, the signed-in user."""
 
     def static(path: str) -> str:
-        # The application's own prefix (behind a proxy), not that of the mount serving the page.
-        scope = request.scope
-        return scope.get("app_root_path", scope.get("root_path", "")) + _static_url(request.app, path)
+        return app_root(request) + _static_url(request.app, path)
 
     state = request.scope.get("state", {})
     return {
         "static": static,
+        "path_for": functools.partial(path_for, request),
         "locale": i18n.current_locale.get(),
         "csrf_token": state.get("csrf_token", ""),
         "current_user": state.get("user"),

@@ -493,3 +493,14 @@ async def test_the_home_page_links_every_active_kiosk(client: httpx.AsyncClient,
     for code in codes:
         assert f'/kiosk/{code}"' in html
         assert (await client.get(f"/kiosk/{code}")).status_code == 200
+
+
+async def test_kiosk_links_keep_the_prefix_of_an_app_behind_a_proxy(app: Any) -> None:
+    # Served under /sauti by a reverse proxy: every URL the kiosk writes must carry the prefix.
+    transport = httpx.ASGITransport(app=app, root_path="/sauti")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        html = (await client.get(f"/sauti{KIOSK}", params={"lang": "fr"})).text
+    assert f'action="/sauti{KIOSK}"' in html
+    assert f'data-home="/sauti{KIOSK}"' in html
+    assert f'data-flow="/sauti/kiosk-api/{SITE}/flow.LANG.json"' in html
+    assert re.search(r'href="/sauti/static/css/app\.[0-9a-f]{10}\.css"', html)
