@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedback.i18n import N_, gettext
+from feedback.web import forms
 from feedback.web.errors import plain_error_response
 from feedback.web.locale import cookie_value
 
@@ -111,17 +112,17 @@ class CSRFMiddleware:
                 body = await _read_body(receive)
                 return body, value.decode("latin-1"), None
         body = await _read_body(receive)
-        content_type = ""
+        raw_type = ""
         for name, value in scope["headers"]:
             if name == b"content-type":
-                content_type = value.decode("latin-1").lower()
+                raw_type = value.decode("latin-1")
+        content_type = raw_type.lower()
         if content_type.startswith("application/x-www-form-urlencoded"):
             values = parse_qs(body.decode("utf-8", "replace")).get(FIELD)
             return body, values[0] if values else None, None
         if content_type.startswith("multipart/form-data"):
-            request = Request(scope, _replay(body, receive))
             try:
-                form = await request.form(max_part_size=MAX_PART_BYTES)
+                form = await forms.parse(body, raw_type, max_part_size=MAX_PART_BYTES)
             except Exception:  # noqa: BLE001 (a malformed body simply has no token)
                 return body, None, None
             value = form.get(FIELD)
