@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import re
+from collections.abc import Callable
 from xml.sax.saxutils import quoteattr
 
 import segno
@@ -31,11 +33,15 @@ _BITS = tuple(bytes((value >> shift) & 1 for shift in range(7, -1, -1)) for valu
 
 
 @functools.cache
-def _layout(version: int, error: int) -> tuple[bytes, tuple[int, ...], int]:
-    """The symbol of an all-zero message, the index of each message bit in it, its width.
+def _layout(version: int, error: int) -> tuple[int, Callable[[bytes], tuple[int, ...]], int, int, int]:
+    """The symbol of an all-zero message, how a message's bits land in it, how many there are,
+    the symbol's width and size.
 
     The symbol is flat, row after row, each row followed by a ``NEXT_ROW`` byte (so a run of
-    dark modules never continues onto the next row, and the path can tell rows apart).
+    dark modules never continues onto the next row, and the path can tell rows apart), and
+    held as one integer. ``spread(bits)``, given the message's bits padded with 0s to one more
+    than their number, gives for every module the bit that lands there (that last 0 where none
+    does).
     """
     width = encoder.calc_matrix_size(version)
     stride = width + 1
@@ -62,7 +68,11 @@ def _layout(version: int, error: int) -> tuple[bytes, tuple[int, ...], int]:
     encoder.add_version_info(matrix, version)
     if any(value > 1 for row in matrix for value in row):  # pragma: no cover (segno changed)
         raise RuntimeError("unexpected module values in the QR template")
-    return b"".join(bytes(row) + NEXT_ROW for row in matrix), tuple(order), width
+    template = b"".join(bytes(row) + NEXT_ROW for row in matrix)
+    source = [bits] * len(template)
+    for index, module in enumerate(order):
+        source[module] = index
+    return int.from_bytes(template, "big"), operator.itemgetter(*source), bits, width, len(template)
 
 
 def _padded_buffer(version: int, error: int) -> encoder.Buffer:
@@ -164,15 +174,15 @@ def svg_inline(content: str, *, scale: int = 4, border: int = 2, svgclass: str =
         return segno.make(content, error="m", mask=MASK).svg_inline(
             scale=scale, border=border, omitsize=True, svgclass=svgclass)
     version, error, codewords = message
-    template, order, width = _layout(version, error)
-    modules = bytearray(template)
-    bits = b"".join([_BITS[value] for value in codewords])
-    for index in itertools.compress(order, bits):
-        modules[index] ^= 1
+    template, spread, bits, width, size = _layout(version, error)
+    # Masking is XOR: the message's bits, spread to their modules, flip the template's (the
+    # symbol's few remainder bits after the last codeword are 0).
+    flips = bytes(spread(b"".join([_BITS[value] for value in codewords]).ljust(bits + 1, LIGHT)))
+    modules = (template ^ int.from_bytes(flips, "big")).to_bytes(size, "big")
     return _svg(modules, width, scale, border, svgclass)
 
 
-def _svg(modules: bytearray, width: int, scale: int, border: int, svgclass: str) -> str:
+def _svg(modules: bytes, width: int, scale: int, border: int, svgclass: str) -> str:
     """segno's SVG (one path of horizontal strokes, relative moves) for a dark-is-1 matrix.
 
     Each stroke and the move before it depend only on the modules between the end of the
