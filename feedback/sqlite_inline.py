@@ -176,6 +176,11 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._open().cursor(), self._busy_timeout)
 
+    def raw_cursor(self) -> sqlite3.Cursor:
+        """A plain sqlite3 cursor, for statements run inside a write transaction already begun
+        (which holds the write lock, so they are never refused as busy)."""
+        return self._open().cursor()
+
     async def execute(self, sql: str, parameters: Any = ()) -> InlineCursor:
         return await self.cursor().execute(sql, parameters)
 

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from feedback import codes
+from feedback import codes, prepared
 from feedback.domain import deadlines, notify, reference, routing, stats
 from feedback.i18n import N_
 from feedback.media import Media
@@ -36,14 +36,12 @@ MAX_TEXT = 5000
 # A device clock may be wrong; a submission time further off than this is not believed.
 MAX_CLOCK_SKEW = timedelta(days=30)
 
-# The statements of a submission, built once: building a statement and its cache key cost
-# several times what SQLite takes to run it (docs/BENCHMARKS.md).
+# The statements of a submission, built once and sent as prepared statements (feedback.prepared):
+# through Core, building a statement and its cache key, and then running it, cost several times
+# what SQLite takes to run it (docs/BENCHMARKS.md).
 _ITEMS = FeedbackItem.__table__
-_FIND_KEYS = select(_ITEMS.c.idempotency_key, _ITEMS.c.id, _ITEMS.c.tracking_code, _ITEMS.c.received_at).where(
-    _ITEMS.c.idempotency_key.in_(bindparam("keys", expanding=True))
-)
-_RESERVED = select(ReservedCode.code).where(ReservedCode.code.in_(bindparam("codes", expanding=True)))
-_INSERT_ITEMS = insert(_ITEMS).returning(_ITEMS.c.tracking_code, _ITEMS.c.id)
+_STORED = (_ITEMS.c.idempotency_key, _ITEMS.c.id, _ITEMS.c.tracking_code, _ITEMS.c.received_at)
+_INSERT_ITEMS = insert(_ITEMS)
 _INSERT_EVENTS = insert(Event.__table__)
 _INSERT_ATTACHMENTS = insert(Attachment.__table__)
 _INSERT_MESSAGES = insert(OutboxMessage.__table__)
@@ -268,9 +266,11 @@ def _store_many(
     if not new:
         return drafts  # type: ignore[return-value]
     _avoid_reserved_codes(connection, [item for sub, item in new if not sub.reserved_code])
-    # One multi-row INSERT; the new ids come back by tracking code (unique), in any order.
-    inserted = connection.execute(_INSERT_ITEMS, [item.columns() for _sub, item in new])
-    ids: dict[str, int] = dict(inserted.all())  # type: ignore[arg-type]
+    # The new ids are read back by tracking code (unique): one statement, whatever the batch.
+    prepared.execute_many(connection, _INSERT_ITEMS, [item.columns() for _sub, item in new])
+    ids: dict[str, int] = dict(prepared.select_in(  # type: ignore[arg-type]
+        connection, (_ITEMS.c.tracking_code, _ITEMS.c.id), _ITEMS.c.tracking_code, [i.tracking_code for _s, i in new]
+    ))
 
     events: list[dict[str, Any]] = []
     voices: list[dict[str, Any]] = []
@@ -293,11 +293,9 @@ def _store_many(
         delta.add(stats.EMPTY, stats.snapshot(item))
         recipients = ref.recipients(item.partner_id, sensitive=item.sensitivity in routing.SENSITIVE)
         messages += notify.assignment_messages(item, recipients, base_url)
-    connection.execute(_INSERT_EVENTS, events)
-    if voices:
-        connection.execute(_INSERT_ATTACHMENTS, voices)
-    if messages:
-        connection.execute(_INSERT_MESSAGES, messages)
+    prepared.execute_many(connection, _INSERT_EVENTS, events)
+    prepared.execute_many(connection, _INSERT_ATTACHMENTS, voices)
+    prepared.execute_many(connection, _INSERT_MESSAGES, messages)
     delta.write_sync(session)
     return [StoredItem(ids[item.tracking_code], item.tracking_code, item.received_at)
             if isinstance(item, NewItem) else item for item in drafts]
@@ -306,7 +304,9 @@ def _store_many(
 def _avoid_reserved_codes(connection: Connection, items: list[NewItem]) -> None:
     # A code held by a kiosk for an offline receipt is never given to another item.
     while items:
-        taken = set(connection.scalars(_RESERVED, {"codes": [i.tracking_code for i in items]}))
+        taken = {code for (code,) in prepared.select_in(
+            connection, (ReservedCode.__table__.c.code,), ReservedCode.__table__.c.code, [i.tracking_code for i in items]
+        )}
         items = [i for i in items if i.tracking_code in taken]
         for item in items:
             item.tracking_code = codes.new_tracking_code()
@@ -452,7 +452,7 @@ class GroupWriter:
         keys = [s.idempotency_key for s in subs if s.idempotency_key]
         found: dict[str | None, Outcome] = {}
         if keys:
-            rows = session.connection().execute(_FIND_KEYS, {"keys": keys})
+            rows = prepared.select_in(session.connection(), _STORED, _ITEMS.c.idempotency_key, keys)
             found = {key: (StoredItem(id_, code, received_at), False) for key, id_, code, received_at in rows}
         # The first submission of each key is stored; a resend in the same batch gets its item.
         first: dict[str, int] = {}

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from feedback import prepared
 from feedback.models import (
     DueMonthStat,
     DueStat,
@@ -230,7 +231,7 @@ def _upsert(
     connection: Connection, table: Table, key_cols: Iterable[str], rows: list[dict[str, Any]], add: Iterable[str]
 ) -> None:
     """Add ``rows`` to the counters, creating missing rows (one executemany statement)."""
-    connection.execute(_upsert_statement(connection.dialect.name, table, tuple(key_cols), tuple(add)), rows)
+    prepared.execute_many(connection, _upsert_statement(connection.dialect.name, table, tuple(key_cols), tuple(add)), rows)
 
 
 @functools.cache

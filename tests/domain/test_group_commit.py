@@ -12,6 +12,7 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
+from feedback import sqlite_inline
 from feedback.db import Database
 from feedback.domain import intake, reference
 from feedback.models import Event, FeedbackItem, OutboxMessage, TopicStat
@@ -65,27 +66,61 @@ async def test_an_invalid_submission_in_a_batch_fails_alone(db: Database) -> Non
     assert await count(db, FeedbackItem) == before + 5
 
 
-async def test_a_batch_costs_the_same_statements_as_one_submission(db: Database) -> None:
+class CountingCursor:
+    """A sqlite3 cursor that notes each statement (an executemany is one statement)."""
+
+    def __init__(self, cursor: sqlite3.Cursor, statements: list[str]) -> None:
+        self.cursor, self.statements = cursor, statements
+
+    def execute(self, sql: str, parameters: object = ()) -> CountingCursor:
+        self.statements.append(sql)
+        self.cursor.execute(sql, parameters)  # type: ignore[arg-type]
+        return self
+
+    def executemany(self, sql: str, rows: object) -> CountingCursor:
+        self.statements.append(sql)
+        self.cursor.executemany(sql, rows)  # type: ignore[arg-type]
+        return self
+
+    def fetchall(self) -> list[object]:
+        return self.cursor.fetchall()
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
+async def test_a_batch_costs_the_same_statements_as_one_submission(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     statements: list[str] = []
 
     def note(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
         statements.append(sql)
 
+    # Statements through SQLAlchemy are seen by its event; prepared ones on the SQLite writer go
+    # to SQLite's own cursor, seen here.
+    raw_cursor = sqlite_inline.InlineConnection.raw_cursor
+    monkeypatch.setattr(sqlite_inline.InlineConnection, "raw_cursor",
+                        lambda self: CountingCursor(raw_cursor(self), statements))
+
+    async def store(subs: list[intake.Submission]) -> list[str]:
+        statements.clear()
+        async with db.write() as s, s.begin():
+            await intake.store_many(s, subs)
+        return list(statements)
+
     async with db.read() as s:
         await reference.current(s)  # the configuration is read once, not per submission
     event.listen(db.write_engine.sync_engine, "before_cursor_execute", note)
     try:
-        async with db.write() as s, s.begin():
-            await intake.store_many(s, [submission()])
-        one = len(statements)
-        statements.clear()
-        async with db.write() as s, s.begin():
-            await intake.store_many(s, [submission() for _ in range(16)])
-        sixteen = len(statements)
+        one = await store([submission()])
+        sixteen = await store([submission() for _ in range(16)])
     finally:
         event.remove(db.write_engine.sync_engine, "before_cursor_execute", note)
     # One INSERT per table and one upsert per aggregate table, however many submissions.
-    assert sixteen == one, (one, sixteen)
+    assert len(sixteen) == len(one), (one, sixteen)
+    # The reserved-code check, the items and their ids, events, outbox, seven aggregates.
+    assert len(one) >= 12, one
     assert await count(db, OutboxMessage) >= 17
 
 
