@@ -1,9 +1,9 @@
 """The stack's floor: the least a kiosk submission can cost on this stack (DESIGN §12).
 
-A bare Starlette app whose one POST endpoint parses the same urlencoded form as the kiosk's
-final step (with Starlette's own form parser, as the app does) and does one INSERT into a
-SQLite table through aiosqlite, on a database with the app's pragmas (WAL,
-synchronous=NORMAL), committing each submission. No CSRF, no templates, no ORM, no routing,
+A bare Starlette app whose one POST endpoint parses the same form as the kiosk's final step,
+with the parser the app uses for it (``feedback.web.forms`` for multipart bodies, Starlette's
+own for urlencoded ones), and does one INSERT into a SQLite table through aiosqlite, on a
+database with the app's pragmas (WAL, synchronous=NORMAL), committing each submission. No CSRF, no templates, no ORM, no routing,
 no stats: whatever the real submission costs above this is the platform's own work.
 
 Run: ``BENCH_FLOOR_DB=/tmp/floor.db uvicorn bench.floor:app``.
@@ -22,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from feedback.web import forms
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submission (
@@ -57,12 +59,19 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await connection.close()
 
 
+FIELDS = ("idempotency_key", "feedback_type", "topic", "text", "lang", "gender", "age_band",
+          "publish_consent", "csrf_token", "step", "nav")
+
+
 async def submit(request: Request) -> Response:
     """Parse the kiosk's final form and insert one row."""
-    async with request.form() as form:
-        values = {name: str(form.get(name, "")) for name in (
-            "idempotency_key", "feedback_type", "topic", "text", "lang", "gender", "age_band",
-            "publish_consent", "csrf_token", "step", "nav")}
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await forms.parse(await request.body(), content_type)
+    else:
+        form = await request.form()
+    values = {name: str(form.get(name, "")) for name in FIELDS}
+    await form.close()
     code = secrets.token_hex(5)
     async with request.app.state.lock:
         await request.app.state.db.execute(

@@ -246,9 +246,9 @@ def _store_many(
     weekend: tuple[int, ...],
     now: datetime,
 ) -> list[StoredItem | Invalid]:
-    # Run in the session's greenlet (``run_sync``): Core statements, each sent straight to the
-    # connection. Through the async session every statement cost a greenlet switch and the ORM's
-    # bookkeeping, more than SQLite took to run it (docs/BENCHMARKS.md).
+    # Run in the session's greenlet (``run_sync``), with prepared statements: through the async
+    # session every statement cost a greenlet switch and the ORM's bookkeeping, more than SQLite
+    # took to run it (docs/BENCHMARKS.md).
     connection = session.connection()
     calendar = deadlines.Calendar(ref.deadline_rules, ref.holidays, weekend)
     wanted = {codes.normalise(s.reserved_code) for s in subs if s.reserved_code}

@@ -163,8 +163,8 @@ class StatDelta:
         await session.run_sync(self.write_sync)
 
     def write_sync(self, session: Session) -> None:
-        """``write`` for code already running in the session's greenlet (``run_sync``): the
-        upserts go straight to the connection, without the async session's round trip each."""
+        """``write`` for code already running in the session's greenlet (``run_sync``): one
+        prepared upsert per aggregate table (``feedback.prepared``), whatever the rows."""
         # Pending changes first, as a session.execute would: every write path locks the item
         # before its aggregates, so concurrent PostgreSQL writers take locks in the same order.
         session.flush()
