@@ -118,6 +118,7 @@ async def _generate_items(url: str) -> None:
 
 ROLL_UPS = (
     "stat_place", "stat_national_topic", "stat_national_equity", "stat_national_duration", "stat_due_month",
+    "stat_site_topic", "stat_site_equity", "stat_site_duration",
 )
 
 
@@ -133,8 +134,9 @@ def _roll_up_rows(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
     return result
 
 
-def test_upgrading_an_existing_database_fills_the_national_roll_ups(empty_database: str) -> None:
-    """0002 adds the national roll-ups and fills them with what the live code would have written."""
+def test_upgrading_an_existing_database_fills_the_roll_ups(empty_database: str) -> None:
+    """0002 and 0003 add the national and per-site roll-ups and fill them with what the live
+    code would have written."""
     migrate.upgrade(empty_database)
     asyncio.run(_generate_items(empty_database))
     written_live = asyncio.run(_run(empty_database, _roll_up_rows))

@@ -30,6 +30,9 @@ from feedback.models import (
     NationalEquityStat,
     NationalTopicStat,
     PlaceStat,
+    SiteDurationStat,
+    SiteEquityStat,
+    SiteTopicStat,
     TopicStat,
 )
 from feedback.models.items import AnyItem
@@ -147,6 +150,18 @@ class StatDelta:
             rollup.duration[(key[0], key[3], key[4])] += n
         return rollup
 
+    def sites(self) -> StatDelta:
+        """The same differences without the partner: the per-site roll-ups (site boards)."""
+        rollup = StatDelta()
+        # (month, site, partner, topic, type, protected) -> (month, site, topic, type, protected)
+        rollup.topic = _rolled_up(self.topic, lambda key: (key[0], key[1], key[3], key[4], key[5]))
+        # (month, site, partner, gender, age band, protected) -> (month, site, gender, age band, protected)
+        rollup.equity = _rolled_up(self.equity, lambda key: (key[0], key[1], key[3], key[4], key[5]))
+        # (month, site, partner, metric, days, protected) -> (month, site, metric, days, protected)
+        for key, n in self.duration.items():
+            rollup.duration[(key[0], key[1], key[3], key[4], key[5])] += n
+        return rollup
+
     def places(self) -> dict[StatKey, Counter[str]]:
         """(month, site, partner, protected) counters, whatever the topic: rankings and trends."""
         return _rolled_up(self.topic, lambda key: (key[0], key[1], key[2], key[5]))
@@ -180,6 +195,13 @@ class StatDelta:
                        self.due_months())
         place_cols = ("month", "site_id", "partner_id", "protected")
         _upsert_counters(connection, PlaceStat.__table__, place_cols, self.places())
+        sites = self.sites()
+        _upsert_counters(connection, SiteTopicStat.__table__,
+                         ("month", "site_id", "topic_id", "feedback_type", "protected"), sites.topic)
+        _upsert_counters(connection, SiteEquityStat.__table__,
+                         ("month", "site_id", "gender", "age_band", "protected"), sites.equity)
+        _upsert_counts(connection, SiteDurationStat.__table__,
+                       ("month", "site_id", "metric", "days", "protected"), sites.duration)
         national = self.national()
         _upsert_counters(connection, NationalTopicStat.__table__, ("month", "topic_id", "feedback_type"),
                          national.topic)

@@ -16,6 +16,9 @@ from feedback.models.stats import (
     NationalEquityStat,
     NationalTopicStat,
     PlaceStat,
+    SiteDurationStat,
+    SiteEquityStat,
+    SiteTopicStat,
     TopicStat,
 )
 from feedback.models.taxonomy import (
@@ -51,6 +54,9 @@ __all__ = [
     "OutboxMessage",
     "Partner",
     "PlaceStat",
+    "SiteDurationStat",
+    "SiteEquityStat",
+    "SiteTopicStat",
     "ReservedCode",
     "RoutingRule",
     "Site",

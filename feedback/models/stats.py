@@ -202,3 +202,61 @@ class NationalDurationStat(Base):
     metric: Mapped[str] = mapped_column(String(12))
     days: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- Per-site roll-ups ---------------------------------------------------------------------
+# A site's board would otherwise add up the rows of every partner answering at that site (three
+# to five at a CSCOM: ~6,000 rows for twelve months at a million items). These hold the per-site
+# counters without the partner, written by the same ``StatDelta`` in the same transaction.
+
+
+class SiteTopicStat(_Counters, Base):
+    """Counters per month × site × topic × type, whatever the partner."""
+
+    __tablename__ = "stat_site_topic"
+    __table_args__ = (
+        UniqueConstraint("month", "site_id", "topic_id", "feedback_type", "protected", name="uq_stat_site_topic_key"),
+        Index("ix_stat_site_topic_site_month", "site_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id", ondelete="CASCADE"), index=True)
+    feedback_type: Mapped[str] = mapped_column(String(16))
+    protected: Mapped[bool] = mapped_column(default=False)
+
+
+class SiteEquityStat(_Counters, Base):
+    """Counters per month × site × self-described gender and age band, whatever the partner."""
+
+    __tablename__ = "stat_site_equity"
+    __table_args__ = (
+        UniqueConstraint("month", "site_id", "gender", "age_band", "protected", name="uq_stat_site_equity_key"),
+        Index("ix_stat_site_equity_site_month", "site_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    gender: Mapped[str] = mapped_column(String(12))
+    age_band: Mapped[str] = mapped_column(String(12))
+    protected: Mapped[bool] = mapped_column(default=False)
+
+
+class SiteDurationStat(Base):
+    """Days to acknowledge or resolve (for medians) per month × site, whatever the partner."""
+
+    __tablename__ = "stat_site_duration"
+    __table_args__ = (
+        UniqueConstraint("month", "site_id", "metric", "days", "protected", name="uq_stat_site_duration_key"),
+        Index("ix_stat_site_duration_site_month", "site_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(12))
+    days: Mapped[int] = mapped_column(Integer)
+    protected: Mapped[bool] = mapped_column(default=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)

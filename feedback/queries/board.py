@@ -2,10 +2,12 @@
 
 Nothing here scans ``feedback_item`` except two indexed reads: "overdue now" (on the partial
 index of open items with a deadline) and the "You said, we did" list (on the index of published
-items). Everything else sums ``stat_topic``, ``stat_equity`` and ``stat_duration`` filtered by a
-month range and a site or partner; the national board sums their roll-ups without site and
-partner (``stat_national_*``; ``stat_place`` for its rankings and every board's trend), so it
-reads hundreds of rows rather than tens of thousands. S3 items (``protected``) count only on the national board.
+items). Everything else sums aggregate tables filtered by a month range: a partner's board
+``stat_topic``, ``stat_equity`` and ``stat_duration`` (per site × partner) for its partner; a
+site's board their roll-ups without the partner (``stat_site_*``); the national board their
+roll-ups without site and partner (``stat_national_*``; ``stat_place`` for its rankings and
+every board's trend), so it reads hundreds of rows rather than tens of thousands. S3 items
+(``protected``) count only on the national board.
 
 The functions return raw numbers; ``feedback.web.board`` applies the public display rules
 (fewer than 5, minimum items for rates) so tests can compare every figure with a direct count.
@@ -37,6 +39,9 @@ from feedback.models import (
     NationalTopicStat,
     PlaceStat,
     Site,
+    SiteDurationStat,
+    SiteEquityStat,
+    SiteTopicStat,
     Topic,
     TopicStat,
 )
@@ -278,9 +283,12 @@ async def figures(
 
 
 def _tables(scope: Scope) -> tuple[Any, Any, Any]:
-    """The aggregate tables a scope reads: the national roll-ups, or the per-site ones."""
+    """The aggregate tables a scope reads: the national roll-ups, the per-site roll-ups (a site's
+    board, whatever the partner), or the per site × partner tables (a partner's board)."""
     if scope.national:
         return NationalTopicStat, NationalEquityStat, NationalDurationStat
+    if scope.partner_id is None:
+        return SiteTopicStat, SiteEquityStat, SiteDurationStat
     return TopicStat, EquityStat, DurationStat
 
 

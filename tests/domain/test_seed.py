@@ -23,6 +23,9 @@ from feedback.models import (
     NationalEquityStat,
     NationalTopicStat,
     PlaceStat,
+    SiteDurationStat,
+    SiteEquityStat,
+    SiteTopicStat,
     TopicStat,
 )
 from feedback.models.items import STATUSES
@@ -53,6 +56,9 @@ async def _stat_rows(session: AsyncSession) -> dict[str, Counter[tuple[Any, ...]
         (NationalEquityStat, ("month", "gender", "age_band"), COUNTERS),
         (NationalDurationStat, ("month", "metric", "days"), ("count",)),
         (DueMonthStat, ("due_month", "site_id", "partner_id", "protected"), ("count",)),
+        (SiteTopicStat, ("month", "site_id", "topic_id", "feedback_type", "protected"), COUNTERS),
+        (SiteEquityStat, ("month", "site_id", "gender", "age_band", "protected"), COUNTERS),
+        (SiteDurationStat, ("month", "site_id", "metric", "days", "protected"), ("count",)),
     ):
         table: Counter[tuple[Any, ...]] = Counter()
         columns = [getattr(model, k) for k in keys] + [getattr(model, v) for v in values]
@@ -101,6 +107,10 @@ def _expected(delta: stats.StatDelta) -> dict[str, Counter[tuple[Any, ...]]]:
         "stat_national_topic": projected(topic, 0, 3, 4),
         "stat_national_equity": projected(equity, 0, 3, 4),
         "stat_national_duration": projected(duration, 0, 3, 4),
+        # month, site, topic, type, protected / month, site, gender, age, protected / month, site, metric, days, protected
+        "stat_site_topic": projected(topic, 0, 1, 3, 4, 5),
+        "stat_site_equity": projected(equity, 0, 1, 3, 4, 5),
+        "stat_site_duration": projected(duration, 0, 1, 3, 4, 5),
     }
 
 
