@@ -12,7 +12,8 @@ handler would block the whole loop, so this connection has no busy timeout and w
 ``asyncio.sleep`` instead, up to ``busy_timeout`` seconds. Likewise the WAL checkpoint, which
 copies the log back into the database and syncs it to disk (tens of milliseconds, and more on a
 slow disk): SQLite would run it inside a COMMIT every 1,000 pages; here a COMMIT that leaves
-the log over ``CHECKPOINT_BYTES`` starts one on a thread of its own instead.
+the log over ``CHECKPOINT_BYTES`` starts one on a thread of its own instead, and the next
+write transaction waits for it asynchronously, so that the log can start over.
 
 It offers the part of aiosqlite's interface that SQLAlchemy's ``sqlite+aiosqlite`` dialect
 uses, and is plugged in with ``create_async_engine(..., async_creator=...)`` (``feedback.db``).
@@ -42,9 +43,10 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
 
 
 class InlineCursor:
-    def __init__(self, cursor: sqlite3.Cursor, busy_timeout: float) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, busy_timeout: float, checkpointer: _Checkpointer) -> None:
         self._cursor = cursor
         self._busy_timeout = busy_timeout
+        self._checkpointer = checkpointer
 
     async def __aenter__(self) -> InlineCursor:
         return self
@@ -73,6 +75,8 @@ class InlineCursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Any = ()) -> InlineCursor:
+        if sql.startswith("BEGIN"):  # the writer's BEGIN IMMEDIATE (see _Checkpointer)
+            await self._checkpointer.finished()
         await self._busy_retry(lambda: self._cursor.execute(sql, parameters))
         return self
 
@@ -121,12 +125,24 @@ class _RunNow:
 
 
 class _Checkpointer:
-    """Runs ``wal_checkpoint(PASSIVE)`` for one database file, one at a time, off the loop."""
+    """Runs ``wal_checkpoint(PASSIVE)`` for one database file, one at a time, off the loop.
+
+    The log starts over only when a write transaction begins after a checkpoint has copied all
+    of it; a commit made while a checkpoint runs adds to it again. So, as SQLite's own checkpoint
+    inside COMMIT does, the next write transaction waits for the checkpoint to finish (the loop
+    goes on serving meanwhile): otherwise, under steady writes, a checkpoint was always running,
+    the log never started over, and it grew by ~30 MB a second (docs/BENCHMARKS.md).
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.wal = path + "-wal"
         self.running: asyncio.Future[None] | None = None
+
+    async def finished(self) -> None:
+        """Wait for the checkpoint in progress, if any (never cancels it)."""
+        if self.running is not None and not self.running.done():
+            await asyncio.shield(self.running)
 
     def after_commit(self) -> None:
         if self.running is not None and not self.running.done():
@@ -174,7 +190,7 @@ class InlineConnection:
         return self._open().isolation_level
 
     def cursor(self) -> InlineCursor:
-        return InlineCursor(self._open().cursor(), self._busy_timeout)
+        return InlineCursor(self._open().cursor(), self._busy_timeout, self._checkpointer)
 
     def raw_cursor(self) -> sqlite3.Cursor:
         """A plain sqlite3 cursor, for statements run inside a write transaction already begun
@@ -215,6 +231,10 @@ def connector(path: str, *, busy_timeout: float = 10.0) -> Callable[[], Any]:
     async def connect() -> InlineConnection:
         connection = sqlite3.connect(absolute, isolation_level=None, check_same_thread=False, timeout=0)
         connection.execute("PRAGMA wal_autocheckpoint=0")
+        # When the log starts over, truncate the file: its size is then what was written since,
+        # which is what ``_Checkpointer`` measures (the file would otherwise keep its largest
+        # size, and every commit start another checkpoint).
+        connection.execute("PRAGMA journal_size_limit=0")
         return InlineConnection(connection, busy_timeout, absolute)
 
     return connect

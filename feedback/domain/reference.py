@@ -7,14 +7,16 @@ are kept in memory as one immutable ``Reference``.
 
 When it is reloaded: a session that commits a change to one of these tables bumps this
 process's generation (listeners below), so the next submission in this process sees the
-change at once. Other processes (a second app worker, the CLI) reload after ``MAX_AGE``
-seconds at most; until then a new item may be routed by the rules of a few seconds ago,
-exactly as if it had arrived a few seconds earlier.
+change at once. Changes made by other processes (a second app worker, the CLI) are read again
+after ``MAX_AGE`` seconds, by one task beside the requests (``read``); until then a new item
+may be routed by the rules of a few seconds ago, exactly as if it had arrived a few seconds
+earlier.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from collections.abc import Iterable, Sequence
@@ -38,6 +40,7 @@ from feedback.models import (
 )
 
 MAX_AGE = 5.0
+log = logging.getLogger(__name__)
 REFERENCE_MODELS: tuple[type, ...] = (Site, Topic, TopicCode, RoutingRule, Partner, DeadlineRule, Holiday, User)
 _TABLES = frozenset(model.__tablename__ for model in REFERENCE_MODELS)  # type: ignore[attr-defined]
 # Roles told about a new item; for S2/S3 only those who may open it (DESIGN §9).
@@ -160,35 +163,68 @@ async def current(session: AsyncSession) -> Reference:
     if session.sync_session.info.get(_CHANGED):
         return await load(session)
     key = _key(session)
-    reference = _fresh(key)
-    if reference is not None:
+    reference, fresh = _cached(key)
+    if reference is not None and (fresh or key in _refreshing):
+        # Only older than MAX_AGE, and already being read again: that reading is on its way.
         return reference
+    return await _reload(session, key)
+
+
+async def _reload(session: AsyncSession, key: str) -> Reference:
     # One reload at a time: when the reading expires under load, the requests in flight would
     # otherwise all read the configuration at once, each through the read pool.
     locks = _locks.setdefault(asyncio.get_running_loop(), {})
     async with locks.setdefault(key, asyncio.Lock()):
-        reference = _fresh(key)
-        if reference is None:
+        reference, fresh = _cached(key)
+        if reference is None or not fresh:
             seen = _generation
             reference = await load(session)
             _cache[key] = (seen, time.monotonic(), reference)
     return reference
 
 
-def _fresh(key: str) -> Reference | None:
+def _cached(key: str) -> tuple[Reference | None, bool]:
+    """The reading kept for ``key`` (None when there is none, or this process changed the
+    configuration since), and whether it is younger than MAX_AGE."""
     generation, loaded_at, reference = _cache.get(key, (-1, 0.0, None))
-    if reference is not None and generation == _generation and time.monotonic() - loaded_at < MAX_AGE:
-        return reference
-    return None
+    if reference is None or generation != _generation:
+        return None, False
+    return reference, time.monotonic() - loaded_at < MAX_AGE
+
+
+_refreshing: set[str] = set()
+_tasks: set[asyncio.Task[None]] = set()
 
 
 async def read(db: Any) -> Reference:
-    """The configuration through a ``Database``, opening a read session only to reload it."""
-    reference = _fresh(db.engine.url.render_as_string(hide_password=True))
+    """The configuration through a ``Database``, opening a read session only to reload it.
+
+    A reading only older than MAX_AGE (changes made by other processes) is still used while one
+    task reads the configuration again beside the requests: under load, reading it in the
+    requests' way stalled every request in flight for tens of milliseconds, every MAX_AGE. A
+    change committed by this process is read before the next request uses the configuration.
+    """
+    key = db.engine.url.render_as_string(hide_password=True)
+    reference, fresh = _cached(key)
     if reference is not None:
+        if not fresh and key not in _refreshing:
+            _refreshing.add(key)
+            task = asyncio.get_running_loop().create_task(_refresh(db, key))
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
         return reference
     async with db.read() as session:
         return await current(session)
+
+
+async def _refresh(db: Any, key: str) -> None:
+    try:
+        async with db.read() as session:
+            await _reload(session, key)
+    except Exception:  # noqa: BLE001 (the next request tries again; requests never see this)
+        log.exception("reading the configuration again failed")
+    finally:
+        _refreshing.discard(key)
 
 
 def forget() -> None:
