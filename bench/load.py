@@ -10,6 +10,7 @@ measuring tool, not a way to load someone else's server.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import re
 import secrets
@@ -174,6 +175,11 @@ async def run_load(
     try:
         if setup is not None:
             await asyncio.gather(*(setup(v) for v in virtual))
+        # The generator's own garbage collection would pause every request in flight at once
+        # and count as the server's latency (70–160 ms at the 99th percentile, measured): not
+        # while the clock runs. A run is short and its responses are freed by reference count.
+        gc.collect()
+        gc.disable()
         started = time.perf_counter()
         deadline = started + duration
 
@@ -199,6 +205,7 @@ async def run_load(
         await asyncio.gather(*(worker(v) for v in virtual))
         result.elapsed = time.perf_counter() - started
     finally:
+        gc.enable()
         await asyncio.gather(*(v.http.aclose() for v in virtual))
     return result
 

@@ -40,8 +40,8 @@ DEFAULT_BIG_DB = Path("/tmp/big1m/feedback.db")
 CONCURRENCY = (1, 16, 64)
 # Each page's requests are sent in this many turns per database, the databases alternating;
 # likewise the floor's and the kiosk's submissions.
-PAGE_ROUNDS = 3
-SUBMIT_ROUNDS = 3
+PAGE_ROUNDS = 6
+SUBMIT_ROUNDS = 6
 BOARD_SITE = "BKO-C4-LAF"
 BOARD_PARTNER = "dtc-laf"
 
