@@ -25,6 +25,7 @@ connection too (``Database.read_bounded``).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import sqlite3
@@ -137,12 +138,15 @@ class _Checkpointer:
     def __init__(self, path: str) -> None:
         self.path = path
         self.wal = path + "-wal"
-        self.running: asyncio.Future[None] | None = None
+        # A thread's future, not a loop's: a writer on another event loop of this process (a
+        # command, a test) may wait for it too.
+        self.running: concurrent.futures.Future[None] | None = None
 
     async def finished(self) -> None:
         """Wait for the checkpoint in progress, if any (never cancels it)."""
-        if self.running is not None and not self.running.done():
-            await asyncio.shield(self.running)
+        running = self.running
+        if running is not None and not running.done():
+            await asyncio.shield(asyncio.wrap_future(running))
 
     def after_commit(self) -> None:
         if self.running is not None and not self.running.done():
@@ -152,7 +156,7 @@ class _Checkpointer:
                 return
         except FileNotFoundError:
             return
-        self.running = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+        self.running = _checkpoint_thread.submit(self._checkpoint)
 
     def _checkpoint(self) -> None:
         # PASSIVE: copies what no reader still needs; writers go on appending meanwhile.
@@ -167,6 +171,7 @@ class _Checkpointer:
 
 
 _checkpointers: dict[str, _Checkpointer] = {}
+_checkpoint_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
 
 
 class InlineConnection:

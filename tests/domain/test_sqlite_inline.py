@@ -4,6 +4,7 @@ writes, and a write transaction waits for a running checkpoint without stopping 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import secrets
 
@@ -15,6 +16,11 @@ from feedback.domain import intake
 from tests.conftest import is_postgres
 
 pytestmark = pytest.mark.skipif(is_postgres(), reason="SQLite's write-ahead log")
+
+
+def checkpointer_of(db: Database) -> sqlite_inline._Checkpointer:
+    path = os.path.abspath(db.url.split("///", 1)[1])
+    return sqlite_inline._checkpointers.setdefault(path, sqlite_inline._Checkpointer(path))
 
 
 def submission() -> intake.Submission:
@@ -50,10 +56,9 @@ async def test_the_log_starts_over_under_steady_writes(db: Database, monkeypatch
 
 
 async def test_a_write_waits_for_the_running_checkpoint_while_the_loop_serves(db: Database) -> None:
-    path = os.path.abspath(db.url.split("///", 1)[1])
-    checkpointer = sqlite_inline._checkpointers.setdefault(path, sqlite_inline._Checkpointer(path))
+    checkpointer = checkpointer_of(db)
     release = asyncio.Event()
-    running = asyncio.get_running_loop().create_future()
+    running: concurrent.futures.Future[None] = concurrent.futures.Future()  # a checkpoint's thread
     checkpointer.running = running
     ticks = 0
 
@@ -73,3 +78,22 @@ async def test_a_write_waits_for_the_running_checkpoint_while_the_loop_serves(db
     release.set()
     await beat
     assert created and item.id
+
+
+def test_a_writer_on_another_event_loop_waits_for_the_same_checkpoint(db: Database) -> None:
+    # A command or a test thread runs its own loop: the checkpoint's future is a thread's, so it
+    # can wait for it as well (a loop's future would refuse to be awaited from another loop).
+    checkpointer = checkpointer_of(db)
+    running: concurrent.futures.Future[None] = concurrent.futures.Future()
+    checkpointer.running = running
+
+    async def elsewhere() -> bool:
+        waiting = asyncio.create_task(checkpointer.finished())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        running.set_result(None)
+        await asyncio.wait_for(waiting, 5)
+        return True
+
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        assert thread.submit(asyncio.run, elsewhere()).result(10)
