@@ -31,11 +31,12 @@ def new_tracking_code() -> str:
     # One draw below 23^8 written in base 23: the same uniform choice as eight draws of one
     # character, for one read of the system's random source instead of a dozen.
     number = secrets.randbelow(_N**BODY_LENGTH)
-    body = []
+    digits = []
     for _ in range(BODY_LENGTH):
         number, digit = divmod(number, _N)
-        body.append(ALPHABET[digit])
-    return "".join(body) + _check_character("".join(body))
+        digits.append(ALPHABET[digit])
+    body = "".join(digits)
+    return body + _check_character(body)
 
 
 def normalise(raw: str) -> str:

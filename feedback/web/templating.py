@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from datetime import date, datetime
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +139,7 @@ def _request_context(request: Any) -> dict[str, Any]:
     state = request.scope.get("state", {})
     return {
         "static": static,
-        "path_for": functools.partial(path_for, request),
+        "path_for": partial(path_for, request),
         "locale": i18n.current_locale.get(),
         "csrf_token": state.get("csrf_token", ""),
         "current_user": state.get("user"),
